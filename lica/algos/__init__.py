@@ -1,0 +1,23 @@
+"""Algorithm registry. An algorithm is a module with a pydantic ``Config`` (a subclass of
+``lica.config.TrainConfig``) and ``make(spec, config) -> Algorithm`` (``lica.algos.base``)."""
+
+import importlib
+
+ALGORITHMS = {
+    "lica": "lica.algos.lica",
+}
+
+
+def names() -> list[str]:
+    return list(ALGORITHMS)
+
+
+def get(name: str):
+    if name not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm '{name}'; choose one of: {', '.join(ALGORITHMS)}")
+    return importlib.import_module(ALGORITHMS[name])
+
+
+def make(config, spec):
+    """Build the algorithm named in ``config`` for an environment with ``spec``."""
+    return get(config.algo).make(spec, config)

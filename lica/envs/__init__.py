@@ -32,13 +32,19 @@ def names() -> list[str]:
     return out
 
 
+def check_name(name: str):
+    """Raise a one-line ValueError unless ``name`` names a registered environment."""
+    module = _family(name)
+    family, _, task = name.partition(":")
+    if module.TASKS and task not in module.TASKS and family != "jaxmarl":
+        raise ValueError(f"unknown environment '{name}'; choose one of: {', '.join(names())}")
+    return module, task or None
+
+
 def make(name: str, **env_args) -> Env:
     """Build the environment called ``name`` (e.g. ``mpe:spread-3``)."""
-    module = _family(name)
-    task = name.split(":", 1)[1] if ":" in name else None
-    if module.TASKS and task not in module.TASKS and name.split(":", 1)[0] != "jaxmarl":
-        raise ValueError(f"unknown environment '{name}'; choose one of: {', '.join(names())}")
+    module, task = check_name(name)
     return module.make(task, **env_args)
 
 
-__all__ = ["Env", "EnvSpec", "make", "names"]
+__all__ = ["Env", "EnvSpec", "check_name", "make", "names"]

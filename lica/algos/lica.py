@@ -1,0 +1,154 @@
+"""LICA: Learning Implicit Credit Assignment (Zhou, Liu et al., NeurIPS 2020).
+
+Per batch of episodes (Algorithm 1, A1.3 with k = 1): one critic step on TD(lambda) targets
+from a target critic (Eq. 2 / A7), then one policy step that ascends the critic evaluated on the
+agents' action *probabilities* (Eq. 3-4 / A8) plus adaptive entropy regularization (Eq. 6).
+Ablations are switches, not copies: ``critic='mlp'`` (C_MLP, Fig. A2), ``actions='gumbel'``
+(straight-through Gumbel-softmax samples fed to the critic), ``entropy='vanilla'`` (beta * H).
+"""
+
+from typing import Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
+
+from lica import ops
+from lica.algos.base import Algorithm
+from lica.config import TrainConfig
+from lica.nets import make_agent_policy, make_critic
+
+
+class Config(TrainConfig):
+    """LICA's hyper-parameters; defaults are the StarCraft settings of appendix A1.1."""
+
+    lr_policy: PositiveFloat = 0.0025  # A1.1
+    lr_critic: PositiveFloat = 0.0005  # A1.1
+    gamma: float = 0.99  # A1.1
+    td_lambda: float = 0.8  # A1.1
+    target_update_interval: PositiveInt = 200  # critic steps between target copies, A1.1
+    grad_clip: PositiveFloat = 10.0  # L2 norm, A1.1
+    agent: Literal["rnn", "mlp"] = "rnn"  # fc-GRU-fc (Fig. 1a) or 1-hidden-layer MLP (A1.2)
+    hidden: PositiveInt = 64  # A1.1
+    share_params: bool = True  # one agent network + one-hot agent id (A1.1)
+    last_action_input: bool = True  # previous action one-hot as an agent input (PyMARL)
+    critic: Literal["mix", "mlp"] = "mix"  # mixing critic (Fig. 1b) or the C_MLP ablation
+    critic_embed: PositiveInt = 64  # A1.1: all hidden layers have 64 units
+    hypernet_hidden: PositiveInt | None = None  # None: as wide as W1, as in the authors' code
+    actions: Literal["probs", "gumbel"] = "probs"  # what the policy step feeds the critic
+    gumbel_temperature: PositiveFloat = 1.0
+    entropy: Literal["adaptive", "vanilla"] = "adaptive"  # Eq. 6 or a constant beta
+    xi: NonNegativeFloat = 0.06  # adaptive entropy strength, A1.1 (0 turns it off)
+    beta: NonNegativeFloat = 0.0  # vanilla entropy coefficient (Fig. 2 uses 0.13-0.17)
+
+
+class LicaState(NamedTuple):
+    policy: dict
+    critic: dict
+    target_critic: dict
+    policy_opt: optax.OptState
+    critic_opt: optax.OptState
+    critic_steps: jax.Array
+
+
+def entropy_bonus(entropy, config):
+    """The entropy term added to the policy objective.
+
+    Adaptive (Eq. 6): ``xi / stop_gradient(H) * H``, whose gradient is the entropy gradient
+    scaled by ``xi / H``: ``dH_i = -xi (log p_i + 1) / H``. Vanilla: ``beta * H``.
+    """
+    if config.entropy == "adaptive":
+        return config.xi / jax.lax.stop_gradient(entropy) * entropy
+    return config.beta * entropy
+
+
+def make(spec, config: Config) -> Algorithm:
+    n, a = spec.n_agents, spec.n_actions
+    policy = make_agent_policy(n, spec.obs_dim, a, config.hidden, config.agent == "rnn",
+                               config.share_params, config.last_action_input)
+    critic = make_critic(config.critic, config.critic_embed, config.hypernet_hidden)
+    policy_tx = optax.chain(optax.clip_by_global_norm(config.grad_clip), optax.adam(config.lr_policy))
+    critic_tx = optax.chain(optax.clip_by_global_norm(config.grad_clip), optax.adam(config.lr_critic))
+
+    def init(key):
+        pk, ck = jax.random.split(key)
+        policy_params = policy.init(pk)
+        critic_params = critic.init(ck, jnp.zeros((spec.state_dim,)), jnp.zeros((n * a,)))
+        return LicaState(policy_params, critic_params, critic_params, policy_tx.init(policy_params),
+                         critic_tx.init(critic_params), jnp.zeros((), jnp.int32))
+
+    def init_carry(batch_shape):
+        return policy.init_carry(batch_shape), jnp.zeros(batch_shape + (n, a))
+
+    def act(state, carry, obs, avail, key, greedy):
+        hidden, last_action = carry
+        hidden, logits = policy.step(state.policy, hidden, obs, last_action)
+        probs = ops.masked_probs(logits, avail)
+        if greedy:
+            actions = jnp.argmax(probs, axis=-1)
+        else:
+            actions = jax.random.categorical(key, ops.mask_logits(logits, avail))
+        return actions, probs, (hidden, jax.nn.one_hot(actions, a))
+
+    def unroll_logits(policy_params, batch):
+        """Agent logits at every step of the batch, replaying the recorded last actions."""
+        last_actions = jax.nn.one_hot(batch.actions, a)
+        last_actions = jnp.concatenate([jnp.zeros_like(last_actions[:1]), last_actions[:-1]])
+
+        def step(hidden, xs):
+            return policy.step(policy_params, hidden, *xs)
+
+        _, logits = jax.lax.scan(step, policy.init_carry(batch.obs.shape[1:2]), (batch.obs, last_actions))
+        return logits
+
+    def critic_step(state, batch):
+        """Eq. 2 / A7: regress Q(s_t, u_t) on TD(lambda) targets of the target critic."""
+        taken = jax.nn.one_hot(batch.actions, a).reshape(batch.actions.shape[:2] + (n * a,))
+        target_q = critic.apply(state.target_critic, batch.state, taken)
+        targets = ops.td_lambda_targets(batch.reward, batch.terminated, batch.mask, target_q,
+                                        config.gamma, config.td_lambda)
+        mask = batch.mask[:-1]
+
+        def loss_fn(params):
+            q = critic.apply(params, batch.state[:-1], taken[:-1])
+            return ops.masked_mean((q - targets) ** 2, mask), q
+
+        (loss, q), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.critic)
+        updates, opt = critic_tx.update(grads, state.critic_opt, state.critic)
+        params = optax.apply_updates(state.critic, updates)
+        steps = state.critic_steps + 1
+        target = optax.periodic_update(params, state.target_critic, steps, config.target_update_interval)
+        metrics = {"critic_loss": loss, "q_taken_mean": ops.masked_mean(q, mask),
+                   "target_mean": ops.masked_mean(targets, mask), "critic_grad_norm": optax.global_norm(grads)}
+        return state._replace(critic=params, target_critic=target, critic_opt=opt, critic_steps=steps), metrics
+
+    def policy_step(state, batch, key):
+        """Eq. 4 / A8 with Eq. 6: ascend Q(s, pi^1..pi^n) + entropy through the critic."""
+        mask = batch.mask[:-1]
+
+        def loss_fn(params):
+            logits = unroll_logits(params, batch)[:-1]
+            avail = batch.avail[:-1]
+            if config.actions == "gumbel":
+                joint = ops.gumbel_softmax_st(key, logits, avail, config.gumbel_temperature)
+            else:
+                joint = ops.masked_probs(logits, avail)
+            q = critic.apply(state.critic, batch.state[:-1], joint.reshape(joint.shape[:2] + (n * a,)))
+            entropy = ops.masked_mean(jnp.mean(ops.categorical_entropy(logits, avail), -1), mask)
+            q_mean = ops.masked_mean(q, mask)
+            return -(q_mean + entropy_bonus(entropy, config)), (q_mean, entropy)
+
+        (loss, (q_mean, entropy)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.policy)
+        updates, opt = policy_tx.update(grads, state.policy_opt, state.policy)
+        params = optax.apply_updates(state.policy, updates)
+        metrics = {"policy_loss": loss, "policy_q_mean": q_mean, "policy_entropy": entropy,
+                   "policy_grad_norm": optax.global_norm(grads)}
+        return state._replace(policy=params, policy_opt=opt), metrics
+
+    def update(state, batch, key):
+        state, critic_metrics = critic_step(state, batch)
+        state, policy_metrics = policy_step(state, batch, key)
+        return state, {**critic_metrics, **policy_metrics}
+
+    return Algorithm(init, init_carry, act, update)

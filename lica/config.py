@@ -1,0 +1,106 @@
+"""Typed run configuration, validated at the edge (DESIGN.md).
+
+A run's config is built in layers, each overriding the one before: the algorithm's defaults
+(its ``Config`` class), the presets for the (algorithm, environment) pair (``lica.presets``), a
+YAML file (``--config``), ``--set key=value`` pairs, and explicit CLI options. Unknown keys and
+bad values raise ``ConfigError`` with a one-line message naming the key.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with a one-line message that names the key and the fix."""
+
+
+class TrainConfig(BaseModel):
+    """Settings every algorithm shares: what to train on, for how long, how to evaluate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    env: str
+    env_args: dict[str, Any] = Field(default_factory=dict)
+    algo: str = "lica"
+    seeds: PositiveInt = 1  # independent runs, vmapped in one process
+    seed: int = 0  # seed i of a run uses PRNGKey(seed + i)
+    env_steps: PositiveInt = 2_000_000  # training budget per seed
+    batch_size: PositiveInt = 32  # episodes per update, from parallel environments (A1.1)
+    eval_interval: PositiveInt = 320_000  # env steps between greedy evaluations (Sec. 4.2)
+    eval_episodes: PositiveInt = 32  # greedy test episodes per evaluation (Sec. 4.2)
+
+
+def parse_set(pairs: list[str]) -> dict[str, Any]:
+    """``["xi=0.1", "env_args.max_steps=25"]`` -> ``{"xi": 0.1, "env_args": {"max_steps": 25}}``.
+
+    Values are read as YAML scalars, so numbers, booleans and null come out typed.
+    """
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got '{pair}'")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+        *parents, leaf = key.split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def merge(base: dict, override: dict) -> dict:
+    """Recursive dict merge: ``override`` wins; nested dicts (``env_args``) merge key by key."""
+    out = dict(base)
+    for k, v in override.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_file(path: str | Path) -> dict:
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file '{path}' not found") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file '{path}' is not valid YAML: {str(e).splitlines()[0]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file '{path}' must hold a mapping of key: value")
+    return data
+
+
+def validate(config_cls: type[BaseModel], values: dict) -> BaseModel:
+    """Build ``config_cls`` from ``values``; a validation failure becomes a one-line ConfigError."""
+    try:
+        return config_cls(**values)
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "config"
+        if err["type"] == "extra_forbidden":
+            valid = ", ".join(sorted(config_cls.model_fields))
+            raise ConfigError(f"unknown config key '{key}'; valid keys: {valid}") from None
+        raise ConfigError(f"bad value for config key '{key}': {err['msg']} (got {err.get('input')!r})") from None
+
+
+def resolve(env: str, algo: str, file: str | None = None, sets: list[str] = (), **options) -> BaseModel:
+    """The full config of a run: defaults < presets < file < ``--set`` < explicit options."""
+    from lica import algos, envs, presets
+
+    module = algos.get(algo)
+    envs.check_name(env)
+    values = merge(presets.lookup(algo, env), load_file(file) if file else {})
+    values = merge(values, parse_set(list(sets)))
+    values = merge(values, {k: v for k, v in options.items() if v is not None})
+    given = {"env": env, "algo": algo}
+    for key, value in given.items():
+        if key in values and values[key] != value:
+            raise ConfigError(f"config key '{key}' cannot be set in a file or --set; use --{key}")
+    return validate(module.Config, {**values, **given})

@@ -1,0 +1,69 @@
+"""Small pieces of shared math: masked means, masked policies, entropy, TD(lambda) targets.
+
+Every algorithm calls these; each has a test of its own in ``tests/test_ops.py``.
+"""
+
+import jax
+import jax.numpy as jnp
+
+# Large negative logit for unavailable actions (finite, so 0 * logit stays 0 in entropies).
+MASKED_LOGIT = -1e10
+
+
+def masked_mean(x, mask):
+    """Mean of ``x`` over the entries where ``mask`` is 1 (``where``, so padding never leaks NaN)."""
+    mask = jnp.broadcast_to(mask, x.shape)
+    total = jnp.sum(jnp.where(mask > 0, x, 0.0))
+    return total / jnp.maximum(jnp.sum(mask), 1.0)
+
+
+def mask_logits(logits, avail):
+    """Set the logits of unavailable actions to a very large negative number."""
+    return jnp.where(avail > 0, logits, MASKED_LOGIT)
+
+
+def masked_probs(logits, avail):
+    """Softmax over available actions, then zeroed at unavailable ones and renormalized.
+
+    The renormalization is a no-op up to float error but keeps the probabilities the critic
+    sees exactly on the simplex of available actions (LICA-REFERENCE, policy step).
+    """
+    probs = jax.nn.softmax(mask_logits(logits, avail), axis=-1) * avail
+    return probs / jnp.maximum(jnp.sum(probs, axis=-1, keepdims=True), 1e-8)
+
+
+def categorical_entropy(logits, avail):
+    """Entropy H(pi) = -sum_u pi(u) log pi(u) of the masked softmax, over the last axis."""
+    log_p = jax.nn.log_softmax(mask_logits(logits, avail), axis=-1)
+    return -jnp.sum(jnp.exp(log_p) * log_p, axis=-1)
+
+
+def td_lambda_targets(rewards, terminated, mask, target_q, gamma, lam):
+    """TD(lambda) critic targets y^(lambda)_t of Eq. 2, computed backwards in time.
+
+    Args are time-major ``[T+1, ...]``: ``rewards``, ``terminated`` and ``mask`` (1 for the
+    transitions that happened) use indices ``0..T-1``; ``target_q`` is the target critic at
+    every step ``0..T``, the last one bootstrapping an episode cut by the time limit.
+    ``y_T = Q_T`` unless the episode terminated, and
+    ``y_t = lam*gamma*y_{t+1} + mask_t * (r_t + (1-lam)*gamma*Q_{t+1}*(1-terminated_t))``.
+    Returns targets for steps ``0..T-1``.
+    """
+    ended = jnp.sum(terminated, axis=0) > 0
+    last = jnp.where(ended, 0.0, target_q[-1])
+
+    def backward(ret_next, xs):
+        r, term, m, q_next = xs
+        ret = lam * gamma * ret_next + jnp.where(m > 0, r + (1 - lam) * gamma * q_next * (1 - term), 0.0)
+        return ret, ret
+
+    xs = (rewards[:-1], terminated[:-1], mask[:-1], target_q[1:])
+    _, targets = jax.lax.scan(backward, last, xs, reverse=True)
+    return targets
+
+
+def gumbel_softmax_st(key, logits, avail, temperature=1.0):
+    """Straight-through Gumbel-softmax sample: one-hot forward, soft-sample gradient (ablation)."""
+    gumbel = jax.random.gumbel(key, logits.shape)
+    soft = masked_probs((logits + gumbel) / temperature, avail)
+    hard = jax.nn.one_hot(jnp.argmax(soft, axis=-1), logits.shape[-1])
+    return soft + jax.lax.stop_gradient(hard - soft)

@@ -1,0 +1,52 @@
+"""Run a batch of episodes in vmapped environments with an algorithm's ``act`` (pure JAX)."""
+
+import jax
+import jax.numpy as jnp
+
+from lica.batch import Batch
+
+
+def _concat_last(seq, last):
+    """Append the final step ``last`` to the time-major sequence ``seq``."""
+    return jax.tree.map(lambda s, l: jnp.concatenate([s, l[None]], axis=0), seq, last)
+
+
+def rollout(env, algo, algo_state, key, n_envs: int, greedy: bool, keep_states: bool = False):
+    """Play one episode in each of ``n_envs`` environments, padded to ``episode_limit`` steps.
+
+    Returns ``(batch, episode_stats, env_states)``: ``episode_stats`` holds per-episode
+    ``return``, ``length`` and each ``info`` key summed over the episode's valid steps;
+    ``env_states`` is the time-major stack of environment states when ``keep_states`` (for
+    rendering), else ``None``.
+    """
+    spec = env.spec
+    reset_key, key = jax.random.split(key)
+    obs, state, avail, env_state = jax.vmap(env.reset)(jax.random.split(reset_key, n_envs))
+    carry = algo.init_carry((n_envs,))
+
+    def step(loop, step_key):
+        obs, state, avail, env_state, carry, alive = loop
+        act_key, env_key = jax.random.split(step_key)
+        actions, probs, carry = algo.act(algo_state, carry, obs, avail, act_key, greedy)
+        nxt = jax.vmap(env.step)(jax.random.split(env_key, n_envs), env_state, actions)
+        next_obs, next_state, next_avail, reward, terminated, info, next_env_state = nxt
+        record = dict(obs=obs, state=state, avail=avail, actions=actions, probs=probs,
+                      reward=reward, terminated=terminated.astype(jnp.float32), mask=alive,
+                      info=info, env_state=env_state if keep_states else None)
+        alive = alive * (1.0 - terminated.astype(jnp.float32))
+        return (next_obs, next_state, next_avail, next_env_state, carry, alive), record
+
+    init = (obs, state, avail, env_state, carry, jnp.ones((n_envs,)))
+    step_keys = jax.random.split(key, spec.episode_limit + 1)
+    (obs, state, avail, env_state, carry, _), seq = jax.lax.scan(step, init, step_keys[:-1])
+    actions, probs, _ = algo.act(algo_state, carry, obs, avail, step_keys[-1], greedy)
+    zeros = jnp.zeros((n_envs,))
+    last = dict(obs=obs, state=state, avail=avail, actions=actions, probs=probs,
+                reward=zeros, terminated=zeros, mask=zeros)
+    batch = Batch(**_concat_last({k: seq[k] for k in last}, last))
+
+    mask = seq["mask"]
+    stats = {"return": jnp.sum(seq["reward"] * mask, 0), "length": jnp.sum(mask, 0)}
+    stats.update({k: jnp.sum(jnp.where(mask > 0, v, 0.0), 0) for k, v in seq["info"].items()})
+    env_states = _concat_last(seq["env_state"], env_state) if keep_states else None
+    return batch, stats, env_states
