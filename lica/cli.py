@@ -1,0 +1,117 @@
+"""The ``lica`` command: train, evaluate and list (typer + rich).
+
+Every user mistake (unknown name, bad key or value, existing run directory, corrupt checkpoint)
+ends in a one-line ``error: ...`` on stderr and exit code 2, before anything is written.
+"""
+
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="LICA and cooperative MARL baselines in JAX.")
+console = Console()
+
+
+def fail(message: str):
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def summarize(rows: list[dict]) -> str:
+    """Median over seeds of the headline test metrics of one evaluation."""
+    keys = [k for k in ("test_return_mean", "test_win_rate") if k in rows[0]]
+    return ", ".join(f"{k} {statistics.median(r[k] for r in rows):.3f}" for k in keys)
+
+
+@app.command()
+def train(
+    env: Annotated[str, typer.Option(help="environment, e.g. mpe:spread-3 (see 'lica list')")],
+    algo: Annotated[str, typer.Option(help="algorithm, e.g. lica")] = "lica",
+    seeds: Annotated[Optional[int], typer.Option(help="seeds trained at once (vmapped)")] = None,
+    env_steps: Annotated[Optional[int], typer.Option(help="training budget in env steps per seed")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML file of config overrides")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override one key: key=value")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="run directory (default runs/<env>-<algo>-<time>)")] = None,
+    resume: Annotated[bool, typer.Option(help="continue the run in --out from its last checkpoint")] = False,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing run directory")] = False,
+):
+    """Train ALGO on ENV; writes config, metrics.csv, TensorBoard events and checkpoints."""
+    from lica.config import resolve, validate
+    from lica.run import RunDir, RunError, train_run
+    from lica import algos
+
+    try:
+        if resume:
+            if out is None:
+                fail("--resume needs --out RUN_DIR")
+            saved = RunDir(out).read_config()
+            if (saved["env"], saved["algo"]) != (env, algo):
+                fail(f"run '{out}' trained {saved['algo']} on {saved['env']}, not {algo} on {env}")
+            cfg = validate(algos.get(algo).Config, {**saved, **({"env_steps": env_steps} if env_steps else {})})
+        else:
+            cfg = resolve(env, algo, config, set_ or [], seeds=seeds, env_steps=env_steps)
+        out = out or Path("runs") / f"{env.replace(':', '_')}-{algo}-{time.strftime('%Y%m%d-%H%M%S')}"
+        run_dir = RunDir(out)
+        if not resume:
+            run_dir.prepare(overwrite)
+        console.print(f"training [bold]{algo}[/] on [bold]{env}[/], {cfg.seeds} seed(s), "
+                      f"{cfg.env_steps:,} env steps each -> {out}")
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), TextColumn("{task.fields[result]}"), console=console) as bar:
+            task = bar.add_task("env steps (first chunk compiles)", total=cfg.env_steps, result="")
+
+            def progress(done, total, rows):
+                bar.update(task, completed=done, description="env steps", result=summarize(rows))
+
+            last = train_run(cfg, run_dir, resume=resume, progress=progress)
+    except (ValueError, RuntimeError) as e:
+        fail(str(e))
+    console.print(f"final (median over {cfg.seeds} seeds): {summarize(last)}; "
+                  f"wall {last[0]['wall_s']:.0f}s; metrics in {out / 'metrics.csv'}")
+
+
+@app.command("eval")
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="a directory written by 'lica train'")],
+    episodes: Annotated[int, typer.Option(help="greedy test episodes per seed")] = 32,
+    render: Annotated[Optional[Path], typer.Option(help="draw one greedy episode of seed 0 to this GIF")] = None,
+):
+    """Evaluate a trained run greedily; optionally draw an episode."""
+    from lica.evaluate import evaluate_run
+
+    try:
+        rows = evaluate_run(run_dir, episodes, render)
+    except (ValueError, RuntimeError) as e:
+        fail(str(e))
+    table = Table("seed", *[k for k in rows[0] if k != "seed"])
+    for row in rows:
+        table.add_row(str(row["seed"]), *[f"{v:.3f}" for k, v in row.items() if k != "seed"])
+    console.print(table)
+    console.print(f"median over seeds: {summarize(rows)}")
+    if render:
+        console.print(f"episode drawn to {render}")
+
+
+@app.command("list")
+def list_():
+    """Environments, algorithms and presets."""
+    from lica import algos, envs, presets
+
+    console.print("[bold]environments:[/] " + ", ".join(envs.names()) + ", jaxmarl:<any jaxmarl id>")
+    console.print("[bold]algorithms:[/] " + ", ".join(algos.names()))
+    table = Table("algo", "env", "preset overrides", title="presets")
+    for algo, pattern, values in presets.table():
+        table.add_row(algo, pattern, ", ".join(f"{k}={v}" for k, v in values.items()))
+    console.print(table)
+
+
+def main():
+    sys.exit(app())

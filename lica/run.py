@@ -1,0 +1,177 @@
+"""What a run leaves behind, and the host loop that fills it (DESIGN.md).
+
+A run directory holds ``config.yaml`` (the resolved config), ``metrics.csv`` (one row per seed
+per evaluation), TensorBoard events under ``tb/seed_<k>``, and ``checkpoint.msgpack`` with
+``checkpoint.json``, from which ``--resume`` continues a killed run to the same result. Every file
+is written to a temporary name and renamed, so a crash never leaves half a file, and nothing
+already written is replaced unless the user asked for ``--overwrite``.
+"""
+
+import csv
+import io
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+import flax.serialization
+import jax
+import numpy as np
+import yaml
+
+# Leading metrics.csv columns; the rest follow in alphabetical order.
+FIRST_COLUMNS = ["seed", "env_steps", "updates", "wall_s", "test_return_mean", "test_win_rate",
+                 "test_episode_length", "policy_entropy", "critic_loss"]
+
+
+class RunError(RuntimeError):
+    """A run cannot start or continue; the message says why and what to do."""
+
+
+def atomic_write(path: Path, data: bytes | str):
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+    os.replace(tmp, path)
+
+
+class RunDir:
+    def __init__(self, path):
+        self.path = Path(path)
+        self.config_file = self.path / "config.yaml"
+        self.metrics_file = self.path / "metrics.csv"
+        self.checkpoint_file = self.path / "checkpoint.msgpack"
+        self.meta_file = self.path / "checkpoint.json"
+
+    def prepare(self, overwrite: bool):
+        """Create a fresh run directory; an existing non-empty one needs ``overwrite``."""
+        if self.path.exists() and any(self.path.iterdir()):
+            if not overwrite:
+                raise RunError(f"run directory '{self.path}' already exists; pass --resume to continue it "
+                               "or --overwrite to replace it")
+            shutil.rmtree(self.path)
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def write_config(self, config):
+        atomic_write(self.config_file, yaml.safe_dump(config.model_dump(), sort_keys=False))
+
+    def read_config(self) -> dict:
+        if not self.config_file.exists():
+            raise RunError(f"'{self.path}' is not a run directory (no config.yaml); train one with 'lica train'")
+        return yaml.safe_load(self.config_file.read_text())
+
+    def read_metrics(self) -> list[dict]:
+        if not self.metrics_file.exists():
+            return []
+        with self.metrics_file.open() as f:
+            return list(csv.DictReader(f))
+
+    def write_metrics(self, rows: list[dict]):
+        keys = set().union(*rows)  # the step-0 rows have test metrics only
+        columns = [c for c in FIRST_COLUMNS if c in keys] + sorted(keys - set(FIRST_COLUMNS))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write(self.metrics_file, buf.getvalue())
+
+    def save_checkpoint(self, state, meta: dict):
+        atomic_write(self.checkpoint_file, flax.serialization.to_bytes(jax.device_get(state)))
+        atomic_write(self.meta_file, json.dumps(meta))
+
+    def load_checkpoint(self, template):
+        """Restore a state shaped like ``template``; a missing or corrupt file is a RunError."""
+        if not self.checkpoint_file.exists() or not self.meta_file.exists():
+            raise RunError(f"no checkpoint in '{self.path}' to resume; start again with --overwrite")
+        try:
+            meta = json.loads(self.meta_file.read_text())
+            state = flax.serialization.from_bytes(template, self.checkpoint_file.read_bytes())
+            shapes_match = jax.tree.all(jax.tree.map(lambda a, b: np.shape(a) == np.shape(b), state, template))
+        except Exception as e:  # msgpack, json and structure errors all mean the same to the user
+            raise RunError(f"checkpoint in '{self.path}' is corrupt or does not match its config "
+                           f"({type(e).__name__}); start again with --overwrite") from None
+        if not shapes_match:
+            raise RunError(f"checkpoint in '{self.path}' does not match its config; start again with --overwrite")
+        return state, meta
+
+
+def seed_rows(config, ts, metrics, wall_s) -> list[dict]:
+    """One metrics.csv row per seed from a chunk's vmapped metrics."""
+    metrics = jax.device_get(metrics)
+    steps, updates = jax.device_get((ts.env_steps, ts.updates))
+    rows = []
+    for i in range(config.seeds):
+        row = {"seed": config.seed + i, "env_steps": int(steps[i]), "updates": int(updates[i]),
+               "wall_s": round(wall_s, 2)}
+        row.update({k: float(v[i]) for k, v in metrics.items()})
+        rows.append(row)
+    return rows
+
+
+def check_finite(rows: list[dict]):
+    for row in rows:
+        bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            raise RunError(f"training diverged: {bad[0]} is {row[bad[0]]} for seed {row['seed']} at env step "
+                           f"{row['env_steps']}; lower the learning rates (e.g. --set lr_critic=...); "
+                           "the last good checkpoint and metrics are kept")
+
+
+class TensorBoard:
+    """One event writer per seed, so TensorBoard overlays seeds as separate runs."""
+
+    def __init__(self, path: Path, config):
+        from tensorboardX import SummaryWriter
+
+        self.writers = [SummaryWriter(str(path / "tb" / f"seed_{config.seed + i}")) for i in range(config.seeds)]
+
+    def write(self, rows: list[dict]):
+        for writer, row in zip(self.writers, rows):
+            for key, value in row.items():
+                if key not in ("seed", "env_steps"):
+                    writer.add_scalar(key, value, row["env_steps"])
+            writer.flush()
+
+    def close(self):
+        for w in self.writers:
+            w.close()
+
+
+def train_run(config, run_dir: RunDir, resume: bool = False, progress=None):
+    """Train ``config`` into ``run_dir`` (created by the caller), evaluating every ``eval_interval``.
+
+    ``progress(done_steps, total_steps, rows)`` is called after each chunk. Returns the last
+    evaluation's rows (one per seed).
+    """
+    from lica.train import make_train
+
+    _, init, chunk, evaluate = make_train(config)
+    state = init()
+    if resume:
+        state, meta = run_dir.load_checkpoint(state)
+        rows = run_dir.read_metrics()[: meta["rows"]]
+    else:
+        run_dir.write_config(config)
+        meta = {"chunks": 0, "wall_s": 0.0, "rows": 0}
+        rows = seed_rows(config, state, evaluate(state), 0.0)  # the untrained policy, at step 0
+        run_dir.write_metrics(rows)
+    board = TensorBoard(run_dir.path, config)
+    try:
+        last = rows[-config.seeds:]
+        start = time.perf_counter() - meta["wall_s"]
+        while meta["chunks"] * config.eval_interval < config.env_steps:
+            next_eval = min((meta["chunks"] + 1) * config.eval_interval, config.env_steps)
+            state, metrics = chunk(state, next_eval)
+            last = seed_rows(config, state, metrics, time.perf_counter() - start)
+            check_finite(last)
+            rows += last
+            run_dir.write_metrics(rows)
+            board.write(last)
+            meta = {"chunks": meta["chunks"] + 1, "wall_s": last[0]["wall_s"], "rows": len(rows)}
+            run_dir.save_checkpoint(state, meta)
+            if progress:
+                progress(min(r["env_steps"] for r in last), config.env_steps, last)
+    finally:
+        board.close()
+    return last
