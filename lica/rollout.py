@@ -11,6 +11,12 @@ def _concat_last(seq, last):
     return jax.tree.map(lambda s, l: jnp.concatenate([s, l[None]], axis=0), seq, last)
 
 
+def _zero_padding(alive, tree):
+    """Zero what environments return after their episode ended, so padding is exactly 0 (as in
+    PyMARL's buffers) and no garbage or NaN from a finished episode reaches a gradient."""
+    return jax.tree.map(lambda x: jnp.where(alive.reshape(alive.shape + (1,) * (x.ndim - 1)) > 0, x, 0), tree)
+
+
 def rollout(env, algo, algo_state, key, n_envs: int, greedy: bool, keep_states: bool = False):
     """Play one episode in each of ``n_envs`` environments, padded to ``episode_limit`` steps.
 
@@ -27,9 +33,11 @@ def rollout(env, algo, algo_state, key, n_envs: int, greedy: bool, keep_states: 
     def step(loop, step_key):
         obs, state, avail, env_state, carry, alive = loop
         act_key, env_key = jax.random.split(step_key)
+        obs, state = _zero_padding(alive, (obs, state))
         actions, probs, carry = algo.act(algo_state, carry, obs, avail, act_key, greedy)
         nxt = jax.vmap(env.step)(jax.random.split(env_key, n_envs), env_state, actions)
         next_obs, next_state, next_avail, reward, terminated, info, next_env_state = nxt
+        reward, info = _zero_padding(alive, (reward, info))
         record = dict(obs=obs, state=state, avail=avail, actions=actions, probs=probs,
                       reward=reward, terminated=terminated.astype(jnp.float32), mask=alive,
                       info=info, env_state=env_state if keep_states else None)
@@ -38,7 +46,8 @@ def rollout(env, algo, algo_state, key, n_envs: int, greedy: bool, keep_states: 
 
     init = (obs, state, avail, env_state, carry, jnp.ones((n_envs,)))
     step_keys = jax.random.split(key, spec.episode_limit + 1)
-    (obs, state, avail, env_state, carry, _), seq = jax.lax.scan(step, init, step_keys[:-1])
+    (obs, state, avail, env_state, carry, alive), seq = jax.lax.scan(step, init, step_keys[:-1])
+    obs, state = _zero_padding(alive, (obs, state))
     actions, probs, _ = algo.act(algo_state, carry, obs, avail, step_keys[-1], greedy)
     zeros = jnp.zeros((n_envs,))
     last = dict(obs=obs, state=state, avail=avail, actions=actions, probs=probs,
@@ -47,6 +56,6 @@ def rollout(env, algo, algo_state, key, n_envs: int, greedy: bool, keep_states: 
 
     mask = seq["mask"]
     stats = {"return": jnp.sum(seq["reward"] * mask, 0), "length": jnp.sum(mask, 0)}
-    stats.update({k: jnp.sum(jnp.where(mask > 0, v, 0.0), 0) for k, v in seq["info"].items()})
+    stats.update({k: jnp.sum(v, 0) for k, v in seq["info"].items()})
     env_states = _concat_last(seq["env_state"], env_state) if keep_states else None
     return batch, stats, env_states

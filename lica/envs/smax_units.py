@@ -1,0 +1,385 @@
+"""SMAX with the two unit types it lacks for the paper's maps: the Colossus and the Medivac.
+
+``UnitSMAX`` subclasses jaxmarl's ``SMAX`` (same state layout plus ``unit_energy``, same
+observation layout, same action encoding) and ``HeuristicEnemyUnitSMAX`` subclasses its
+``HeuristicEnemySMAX``. Every statistic and every departure from SMAC is listed in
+``docs/smac.md``; in short:
+
+* The six SMAX unit types keep SMAX's statistics; health includes shields (SMAX's convention).
+* Colossus (type 6): 200 hp + 150 shields, 20 damage per attack (2 x 10, StarCraft II LotV),
+  cooldown 1.07, range 7, speed 3.15, sight 10. Its attack hits the target and every other
+  ground unit of the target's side within ``COLOSSUS_SPLASH`` (1.4) of the target.
+* Medivac (type 7): 150 hp, flying, no weapon. Its attack actions address *allies* and heal
+  them by 12.6 hp/s, one energy per 3 hp healed (energy 50 at start, max 200, regenerates
+  0.7875/s), never above the target's maximum health, only biological units (not itself,
+  not colossi, stalkers or other medivacs), range 4, speed 3.5, sight 11.
+* Flying units collide only with flying units and can be attacked only by units with an
+  anti-air weapon (marine, stalker, hydralisk), so marauders, zealots, zerglings and colossi
+  cannot target a medivac.
+* A side with no unit able to attack left (all dead, or only medivacs) has lost the battle.
+  ``is_terminal`` reports only that: there is no time-out here.
+* The reward is SMAC's: damage dealt to enemy units, +10 per kill, +200 for a win, scaled so
+  that the maximum return of an episode is 20 (``reward_scale_rate``).
+* The medivac's energy takes the place of its weapon cooldown in observations and the state.
+  The state keeps SMAX's ``world_state`` layout but is normalized to [0, 1].
+* The heuristic enemy ignores targets it cannot hit, and its medivacs heal the nearest injured
+  visible ally (or follow the nearest ally) instead of attacking.
+
+Attack slot ``k`` (action ``5 + k``) of an ally addresses enemy ``k`` (ally ``k`` for a medivac,
+as in SMAC); of an enemy it addresses ally ``num_allies - 1 - k`` (enemy ``num_agents - 1 - k``
+for a medivac), mirroring SMAX's reversed order for the enemy team.
+"""
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+from flax.struct import dataclass
+from jaxmarl.environments.smax import HeuristicEnemySMAX
+from jaxmarl.environments.smax.distributions import UniformUnitTypeDistribution
+from jaxmarl.environments.smax.heuristic_enemy import create_heuristic_policy
+from jaxmarl.environments.smax.smax_env import SMAX, State
+
+# Per unit type: name, shorthand, speed, damage per attack, attack range, sight range, radius,
+# health (hit points + shields), weapon cooldown. 0-5 are SMAX's defaults (jaxmarl 0.2.0).
+UNIT_TYPES = (
+    # name        short speed  dmg   range sight radius  health cooldown
+    ("marine",    "m", 3.15,  9.0,  5.0,  9.0, 0.375,   45.0, 0.61),
+    ("marauder",  "M", 2.25, 10.0,  6.0, 10.0, 0.5625, 125.0, 1.07),
+    ("stalker",   "s", 4.13, 13.0,  6.0, 10.0, 0.625,  160.0, 1.87),
+    ("zealot",    "Z", 3.15,  8.0,  2.0,  9.0, 0.5,    150.0, 0.86),
+    ("zergling",  "z", 4.13,  5.0,  2.0,  8.0, 0.375,   35.0, 0.5),
+    ("hydralisk", "h", 3.15, 12.0,  5.0,  9.0, 0.625,   80.0, 0.59),
+    ("colossus",  "c", 3.15, 20.0,  7.0, 10.0, 1.0,    350.0, 1.07),
+    ("medivac",   "V", 3.5,   0.0,  4.0, 11.0, 0.75,   150.0, 1.0),  # cooldown unused: heals continuously
+)
+MARINE, MARAUDER, STALKER, ZEALOT, ZERGLING, HYDRALISK, COLOSSUS, MEDIVAC = range(8)
+N_SMAX_TYPES = 6  # the types SMAX draws from for its random (smacv2_*) scenarios
+
+COLOSSUS_SPLASH = 1.4  # radius around the target hit by a colossus attack
+MEDIVAC_HEAL_RATE = 12.6  # hit points healed per second
+HP_PER_ENERGY = 3.0  # hit points healed per point of energy
+MAX_ENERGY = 200.0
+START_ENERGY = 50.0
+ENERGY_REGEN = 0.7875  # energy per second
+
+_FLYING = (MEDIVAC,)
+_ANTI_AIR = (MARINE, STALKER, HYDRALISK)
+_BIOLOGICAL = (MARINE, MARAUDER, ZEALOT, ZERGLING, HYDRALISK)
+
+
+def _flags(types):
+    return jnp.array([t in types for t in range(len(UNIT_TYPES))])
+
+
+def _column(i):
+    return jnp.array([row[i] for row in UNIT_TYPES])
+
+
+@dataclass
+class UnitState(State):
+    """SMAX's state plus each unit's energy (only medivacs have any)."""
+
+    unit_energy: jax.Array
+
+
+class UnitSMAX(SMAX):
+    """SMAX with colossi, medivacs, flying units, SMAC's reward and battle-only termination."""
+
+    def __init__(self, reward_win=200.0, reward_death_value=10.0, reward_scale_rate=20.0, **kwargs):
+        super().__init__(
+            unit_type_names=[row[0] for row in UNIT_TYPES],
+            unit_type_shorthands=[row[1] for row in UNIT_TYPES],
+            unit_type_velocities=_column(2), unit_type_attacks=_column(3),
+            unit_type_attack_ranges=_column(4), unit_type_sight_ranges=_column(5),
+            unit_type_radiuses=_column(6), unit_type_health=_column(7),
+            unit_type_weapon_cooldowns=_column(8), **kwargs)
+        self.unit_type_splash = jnp.zeros(len(UNIT_TYPES)).at[COLOSSUS].set(COLOSSUS_SPLASH)
+        self.unit_type_heal_rate = jnp.zeros(len(UNIT_TYPES)).at[MEDIVAC].set(MEDIVAC_HEAL_RATE)
+        self.unit_type_is_healer = self.unit_type_heal_rate > 0
+        self.unit_type_flying = _flags(_FLYING)
+        self.unit_type_anti_air = _flags(_ANTI_AIR)
+        self.unit_type_biological = _flags(_BIOLOGICAL)
+        self.reward_win, self.reward_death_value = reward_win, reward_death_value
+        self.reward_scale_rate = reward_scale_rate
+        # random scenarios keep drawing from SMAX's six types only
+        self.unit_type_generator = UniformUnitTypeDistribution(
+            self.num_allies, self.num_enemies, self.map_width, self.map_height, N_SMAX_TYPES)
+
+    # ----- reset -----------------------------------------------------------------------------
+
+    def _start_positions(self, key):
+        # as SMAX: each team in a 4x4 square around its start point, or SMACv2's distribution
+        noise_key, generated_key = jax.random.split(key)
+        centres = jnp.array([[self.map_width / 4, self.map_height / 2], [self.map_width * 3 / 4, self.map_height / 2]])
+        team = (jnp.arange(self.num_agents) >= self.num_allies).astype(jnp.int32)
+        pos = centres[team] + jax.random.uniform(noise_key, (self.num_agents, 2), minval=-2, maxval=2)
+        if self.smacv2_position_generation:
+            pos = self.position_generator.generate(generated_key)
+        return pos
+
+    def _start_types(self, key):
+        if self.smacv2_unit_type_generation:
+            return self.unit_type_generator.generate(key)
+        if self.scenario is None:
+            return jnp.zeros((self.num_agents,), dtype=jnp.uint8)
+        return self.scenario
+
+    @partial(jax.jit, static_argnums=(0,))
+    def reset(self, key):
+        pos_key, type_key = jax.random.split(key)
+        types = self._start_types(type_key)
+        state = UnitState(
+            unit_positions=self._start_positions(pos_key),
+            unit_alive=jnp.ones((self.num_agents,), dtype=bool),
+            unit_teams=(jnp.arange(self.num_agents) >= self.num_allies).astype(jnp.float32),
+            unit_health=self.unit_type_health[types],
+            unit_types=types,
+            unit_weapon_cooldowns=jnp.zeros((self.num_agents,)),
+            unit_energy=jnp.where(self.unit_type_is_healer[types], START_ENERGY, 0.0),
+            prev_movement_actions=jnp.zeros((self.num_agents, 2)),
+            prev_attack_actions=jnp.zeros((self.num_agents,), dtype=jnp.int32),
+            step=jnp.array(0),
+            done=jnp.array(False),
+        )
+        state = self._push_units_away(state)
+        obs = self.get_obs(state)
+        obs["world_state"] = self.get_world_state(state)
+        return obs, state
+
+    # ----- targeting -------------------------------------------------------------------------
+
+    def slot_targets(self, unit_types):
+        """``[num_agents, n_slots]`` unit addressed by each attack slot, and whether it exists."""
+        n, n_al, n_en = self.num_agents, self.num_allies, self.num_enemies
+        k = jnp.arange(max(n_al, n_en))[None, :]
+        ally = (jnp.arange(n) < n_al)[:, None]
+        healer = self.unit_type_is_healer[unit_types][:, None]
+        ally_target = jnp.where(healer, k, n_al + k)
+        enemy_target = jnp.where(healer, n - 1 - k, n_al - 1 - k)
+        target = jnp.where(ally, ally_target, enemy_target)
+        n_targets = jnp.where(ally == healer, n_al, n_en)  # an ally medivac or an enemy attacker addresses allies
+        return jnp.clip(target, 0, n - 1), k < n_targets
+
+    def can_target(self, state):
+        """``[i, j]``: unit i may attack (or, for a medivac, heal) unit j right now, cooldown aside."""
+        types, pos, alive = state.unit_types, state.unit_positions, state.unit_alive
+        dist = jnp.linalg.norm(pos[:, None] - pos[None, :], axis=-1)
+        in_range = dist < self.unit_type_attack_ranges[types][:, None]
+        same_team = state.unit_teams[:, None] == state.unit_teams[None, :]
+        healer = self.unit_type_is_healer[types][:, None]
+        hittable = ~self.unit_type_flying[types][None, :] | self.unit_type_anti_air[types][:, None]
+        heals = healer & same_team & self.unit_type_biological[types][None, :]
+        attacks = ~healer & ~same_team & hittable
+        pair_alive = alive[:, None] & alive[None, :] & ~jnp.eye(self.num_agents, dtype=bool)
+        return pair_alive & in_range & (heals | attacks)
+
+    def chosen_targets(self, state, attack_actions):
+        """The unit each unit's attack action addresses, and whether it is a valid target."""
+        slot = jnp.maximum(attack_actions - self.num_movement_actions, 0)
+        targets, exists = self.slot_targets(state.unit_types)
+        slot = jnp.minimum(slot, targets.shape[1] - 1)
+        target = jnp.take_along_axis(targets, slot[:, None], 1)[:, 0]
+        valid = (attack_actions >= self.num_movement_actions) & jnp.take_along_axis(exists, slot[:, None], 1)[:, 0]
+        valid = valid & self.can_target(state)[jnp.arange(self.num_agents), target]
+        return target, valid
+
+    @partial(jax.jit, static_argnums=(0,))
+    def get_avail_actions(self, state):
+        targets, exists = self.slot_targets(state.unit_types)
+        shootable = jnp.take_along_axis(self.can_target(state), targets, 1) & exists
+        moves = jnp.repeat(state.unit_alive[:, None], self.num_movement_actions - 1, 1)
+        stop = jnp.ones((self.num_agents, 1), dtype=bool)
+        masks = jnp.concatenate([moves, stop, shootable], 1).astype(jnp.uint8)
+        width = {0: self.num_ally_actions, 1: self.num_enemy_actions}
+        return {a: masks[i, : width[int(i >= self.num_allies)]] for a, i in self.agent_ids.items()}
+
+    # ----- one world step (1/16 s) -----------------------------------------------------------
+
+    def _moved_positions(self, state, movement):
+        speed = self.unit_type_velocities[state.unit_types][:, None]
+        pos = state.unit_positions + movement * speed * self.time_per_step
+        pos = jnp.clip(pos, 0.0, jnp.array([self.map_width, self.map_height]))
+        return jnp.where(state.unit_alive[:, None], pos, state.unit_positions)
+
+    def area_damage(self, state, target, strikes):
+        """Damage each unit receives from the attacks ``strikes`` (bool per unit) at ``target``."""
+        types, pos = state.unit_types, state.unit_positions
+        direct = target[:, None] == jnp.arange(self.num_agents)[None, :]
+        from_target = jnp.linalg.norm(pos[target][:, None] - pos[None, :], axis=-1)
+        splash = from_target <= self.unit_type_splash[types][:, None]
+        enemy = state.unit_teams[:, None] != state.unit_teams[None, :]
+        hittable = ~self.unit_type_flying[types][None, :] | self.unit_type_anti_air[types][:, None]
+        splash = splash & enemy & hittable & state.unit_alive[None, :]
+        hits = strikes[:, None] & (direct | splash)
+        return jnp.sum(hits * self.unit_type_attacks[types][:, None], axis=0)
+
+    def heal(self, state, health, target, heals):
+        """Apply the heals ``heals`` (bool per unit) at ``target`` to ``health``; spend energy."""
+        types = state.unit_types
+        max_health = self.unit_type_health[types]
+        missing = jnp.where(health > 0, max_health - health, 0.0)
+        amount = jnp.minimum(self.unit_type_heal_rate[types] * self.time_per_step, state.unit_energy * HP_PER_ENERGY)
+        amount = jnp.where(heals, jnp.minimum(amount, missing[target]), 0.0)
+        health = jnp.minimum(health + jnp.zeros_like(health).at[target].add(amount), max_health)
+        regen = jnp.where(self.unit_type_is_healer[types] & state.unit_alive, ENERGY_REGEN * self.time_per_step, 0.0)
+        energy = jnp.clip(state.unit_energy - amount / HP_PER_ENERGY + regen, 0.0, MAX_ENERGY)
+        return health, energy
+
+    def _new_cooldowns(self, key, state, strikes):
+        # pysc2-like jitter of the cooldown, as SMAX does
+        jitter = jax.random.uniform(key, (self.num_agents,), minval=-self.time_per_step, maxval=2 * self.time_per_step)
+        reload = self.unit_type_weapon_cooldowns[state.unit_types] + jitter
+        return jnp.where(strikes, reload, jnp.maximum(state.unit_weapon_cooldowns - self.time_per_step, 0.0))
+
+    @partial(jax.jit, static_argnums=(0,))
+    def _world_step(self, key, state, actions):
+        movement, attack_actions = actions
+        target, valid = self.chosen_targets(state, attack_actions)
+        healer = self.unit_type_is_healer[state.unit_types]
+        strikes = valid & ~healer & (state.unit_weapon_cooldowns <= 0.0)
+        heals = valid & healer & (state.unit_energy > 0.0)
+        health = jnp.maximum(state.unit_health - self.area_damage(state, target, strikes), 0.0)
+        health, energy = self.heal(state, health, target, heals)
+        return state.replace(
+            unit_positions=self._moved_positions(state, movement), unit_health=health, unit_energy=energy,
+            unit_weapon_cooldowns=self._new_cooldowns(key, state, strikes))
+
+    def _push_units_away(self, state, firmness: float = 1.0):
+        # as SMAX, but flying units collide only with flying units and ground with ground
+        flying = self.unit_type_flying[state.unit_types]
+        touching = state.unit_alive[:, None] & state.unit_alive[None, :] & (flying[:, None] == flying[None, :])
+        delta = state.unit_positions[:, None] - state.unit_positions[None, :]
+        dist = jnp.linalg.norm(delta, axis=-1) + jnp.identity(self.num_agents) + 1e-6
+        radius = self.unit_type_radiuses[state.unit_types]
+        overlap = jnp.where(touching, jax.nn.relu((radius[:, None] + radius[None, :]) / dist - 1.0), 0.0)
+        pos = state.unit_positions + firmness * jnp.sum(delta * overlap[..., None], axis=1) / 2
+        return state.replace(unit_positions=jnp.where(state.unit_alive[:, None], pos, state.unit_positions))
+
+    # ----- outcome and reward ------------------------------------------------------------------
+
+    def defeated(self, unit_types, health):
+        """``(allies_defeated, enemies_defeated)``: no unit able to attack is left on that side."""
+        fighting = (health > 0) & ~self.unit_type_is_healer[unit_types]
+        return ~jnp.any(fighting[: self.num_allies]), ~jnp.any(fighting[self.num_allies:])
+
+    def won(self, unit_types, health):
+        allies_defeated, enemies_defeated = self.defeated(unit_types, health)
+        return enemies_defeated & ~allies_defeated
+
+    @partial(jax.jit, static_argnums=(0,))
+    def is_terminal(self, state):
+        allies_defeated, enemies_defeated = self.defeated(state.unit_types, state.unit_health)
+        return allies_defeated | enemies_defeated
+
+    def smac_reward(self, unit_types, health_before, health_after):
+        """SMAC's dense reward of one step, scaled so that an episode's maximum is ``reward_scale_rate``."""
+        enemy = jnp.arange(self.num_agents) >= self.num_allies
+        damage = jnp.maximum(health_before - health_after, 0.0)  # enemies healing themselves is ignored
+        kills = (health_before > 0) & (health_after <= 0)
+        decided_before = jnp.any(jnp.stack(self.defeated(unit_types, health_before)))
+        win = self.won(unit_types, health_after) & ~decided_before
+        raw = jnp.sum(jnp.where(enemy, damage + self.reward_death_value * kills, 0.0)) + self.reward_win * win
+        max_reward = (self.num_enemies * self.reward_death_value + self.reward_win
+                      + jnp.sum(jnp.where(enemy, self.unit_type_health[unit_types], 0.0)))
+        return raw * self.reward_scale_rate / max_reward
+
+    @partial(jax.jit, static_argnums=(0,))
+    def compute_reward(self, state, health_before, health_after):
+        reward = self.smac_reward(state.unit_types, health_before, health_after)
+        return {a: reward if i < self.num_allies else -reward for a, i in self.agent_ids.items()}
+
+    # ----- observations -------------------------------------------------------------------------
+
+    def readiness(self, state):
+        """Weapon cooldown as a fraction of the unit's cooldown; energy fraction for medivacs."""
+        types = state.unit_types
+        cooldown = jnp.clip(state.unit_weapon_cooldowns / self.unit_type_weapon_cooldowns[types], 0.0, 1.0)
+        return jnp.where(self.unit_type_is_healer[types], state.unit_energy / MAX_ENERGY, cooldown)
+
+    def _observe_features(self, state, i, j_idx):
+        return super()._observe_features(state, i, j_idx).at[6].set(self.readiness(state)[j_idx])
+
+    def _get_own_features(self, state, i):
+        features = super()._get_own_features(state, i)
+        return features.at[3].set(jnp.where(state.unit_alive[i], self.readiness(state)[i], 0.0))
+
+    def get_world_state(self, state):
+        """SMAX's ``world_state`` layout (per unit: health, x, y, cooldown, type bits; then teams,
+        types), normalized to [0, 1] by each feature's maximum as SMAC does."""
+        types = state.unit_types
+        per_unit = jnp.concatenate([
+            (state.unit_health / self.unit_type_health[types])[:, None],
+            state.unit_positions / jnp.array([self.map_width, self.map_height]),
+            self.readiness(state)[:, None],
+            jax.nn.one_hot(types, self.unit_type_bits),
+        ], axis=1)
+        per_unit = jnp.where(state.unit_alive[:, None], per_unit, 0.0)
+        return jnp.concatenate([per_unit.reshape(-1), state.unit_teams, types / (self.unit_type_bits - 1)])
+
+
+class HeuristicEnemyUnitSMAX(HeuristicEnemySMAX):
+    """SMAX's heuristic enemy on ``UnitSMAX``: it never picks targets it cannot hit, and its
+    medivacs heal (the nearest injured visible ally) or follow (the nearest ally) instead."""
+
+    def __init__(self, enemy_shoots=True, attack_mode="closest", **env_kwargs):
+        # what EnemySMAX.__init__ and HeuristicEnemySMAX.__init__ set, around a UnitSMAX
+        self._env = UnitSMAX(**env_kwargs)
+        self.num_agents = self.num_allies = self._env.num_allies
+        self.num_enemies = self._env.num_enemies
+        self.agents = [f"ally_{i}" for i in range(self.num_agents)]
+        self.enemy_agents = [f"enemy_{i}" for i in range(self.num_enemies)]
+        self.all_agents = self.agents + self.enemy_agents
+        self.observation_spaces = {a: self._env.observation_spaces[a] for a in self.agents}
+        self.action_spaces = {a: self._env.action_spaces[a] for a in self.agents}
+        self.enemy_shoots, self.attack_mode = enemy_shoots, attack_mode
+        self.heuristic_policy = create_heuristic_policy(self._env, 1, shoot=enemy_shoots, attack_mode=attack_mode)
+
+    def _unit_blocks(self, obs):
+        """The per-other-unit feature blocks of an enemy's observation: teammates first."""
+        env = self._env
+        n_features = len(env.unit_features)
+        return obs[: (env.num_agents - 1) * n_features].reshape(env.num_agents - 1, n_features)
+
+    def _hide_unhittable(self, obs, own_type):
+        """Blank the opposing units this unit's weapon cannot hit, so the heuristic ignores them."""
+        env = self._env
+        blocks = self._unit_blocks(obs)
+        flying = blocks[:, 7:] @ env.unit_type_flying.astype(jnp.float32) > 0
+        opposing = jnp.arange(env.num_agents - 1) >= env.num_enemies - 1
+        hide = opposing & flying & ~env.unit_type_anti_air[own_type]
+        blocks = jnp.where(hide[:, None], 0.0, blocks)
+        return jnp.concatenate([blocks.reshape(-1), obs[blocks.size:]])
+
+    def medivac_action(self, obs, enemy_index):
+        """Heal the nearest injured visible biological teammate in range, else fly to it, else
+        follow the nearest one (stop when within 1 of it)."""
+        env = self._env
+        mates = self._unit_blocks(obs)[: env.num_enemies - 1]
+        health = mates[:, 0]
+        offset = mates[:, 1:3] * env.unit_type_sight_ranges[MEDIVAC]
+        healable = (health > 0) & (mates[:, 7:] @ env.unit_type_biological.astype(jnp.float32) > 0)
+        injured = healable & (health < 1.0)
+        dist = jnp.linalg.norm(offset, axis=-1)
+        any_injured = jnp.any(injured)
+        k = jnp.where(any_injured, jnp.argmin(jnp.where(injured, dist, jnp.inf)),
+                      jnp.argmin(jnp.where(healable, dist, jnp.inf)))
+        # teammate k of the observation -> unit index -> this team's medivac slot
+        me, last = env.num_allies + enemy_index, env.num_agents - 1
+        unit = jnp.where(last - k > me, last - k, last - k - 1)
+        heal = env.num_movement_actions + last - unit
+        move = jnp.argmax(jnp.array([[0, 1], [1, 0], [0, -1], [-1, 0]]) @ offset[k])
+        stop = env.num_movement_actions - 1
+        go = jnp.any(healable) & (any_injured | (dist[k] > 1.0))
+        return jnp.where(any_injured & (dist[k] < env.unit_type_attack_ranges[MEDIVAC]), heal,
+                         jnp.where(go, move, stop))
+
+    def get_enemy_actions(self, key, policy_state, enemy_obs):
+        env = self._env
+        own_type = jnp.argmax(enemy_obs[:, -env.unit_type_bits:], axis=-1)
+        visible = jax.vmap(self._hide_unhittable)(enemy_obs, own_type)
+        actions, policy_state = super().get_enemy_actions(key, policy_state, visible)
+        heal = jax.vmap(self.medivac_action)(enemy_obs, jnp.arange(self.num_enemies))
+        healer = env.unit_type_is_healer[own_type]
+        actions = {a: jnp.where(healer[i], heal[i], actions[a]) for i, a in enumerate(self.enemy_agents)}
+        return actions, policy_state

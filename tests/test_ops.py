@@ -1,0 +1,92 @@
+"""The shared math pinned to the paper: TD(lambda) (Eq. 2), entropy gradients (Eq. 5, 6), masks."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lica import ops
+from lica.algos.lica import Config, entropy_bonus
+
+
+def slow_td_lambda(rewards, terminated, mask, q, gamma, lam):
+    """Eq. 2 by its definition, one episode at a time, with y_T = Q_T at a time-out and no
+    bootstrap past a termination: y_t = r_t + gamma (lam y_{t+1} + (1 - lam) Q_{t+1})."""
+    T, B = rewards.shape[0] - 1, rewards.shape[1]
+    out = np.zeros((T, B))
+    for b in range(B):
+        length, ended = int(mask[:, b].sum()), bool(terminated[:, b].sum())
+        for t in reversed(range(length)):
+            if t == length - 1:
+                out[t, b] = rewards[t, b] + (0.0 if ended else gamma * q[length, b])
+            else:
+                out[t, b] = rewards[t, b] + gamma * (lam * out[t + 1, b] + (1 - lam) * q[t + 1, b])
+    return out
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.8, 1.0])
+def test_td_lambda_matches_slow_recursion_with_episode_ends(lam):
+    rng = np.random.default_rng(0)
+    T, B = 12, 16
+    lengths = rng.integers(1, T + 1, size=B)
+    terminated_flag = rng.random(B) < 0.6  # the rest are cut by the time limit at T
+    lengths[~terminated_flag] = T
+    mask = (np.arange(T + 1)[:, None] < lengths[None]).astype(np.float32)
+    terminated = np.zeros((T + 1, B), np.float32)
+    terminated[lengths - 1, np.arange(B)] = terminated_flag
+    rewards = rng.normal(size=(T + 1, B)).astype(np.float32) * mask
+    q = rng.normal(size=(T + 1, B)).astype(np.float32)
+    got = ops.td_lambda_targets(jnp.array(rewards), jnp.array(terminated), jnp.array(mask), jnp.array(q), 0.99, lam)
+    want = slow_td_lambda(rewards, terminated, mask, q, 0.99, lam)
+    valid = mask[:-1] > 0
+    np.testing.assert_allclose(np.asarray(got)[valid], want[valid], rtol=1e-5, atol=1e-5)
+    assert np.all(np.asarray(got)[~valid] == 0)
+
+
+def entropy_of_probs(p):
+    return -jnp.sum(p * jnp.log(p))
+
+
+def test_adaptive_entropy_gradient_is_eq6():
+    p = jnp.array([0.6, 0.25, 0.1, 0.05])
+    xi = 0.11
+    config = Config(env="junction", xi=xi)
+    grad = jax.grad(lambda p: entropy_bonus(entropy_of_probs(p), config))(p)
+    eq6 = -xi * (jnp.log(p) + 1) / entropy_of_probs(p)
+    np.testing.assert_allclose(grad, eq6, rtol=1e-6)
+    # the bonus's value is xi (H / H) while its gradient is scaled by 1/H: not the plain entropy
+    assert float(entropy_bonus(entropy_of_probs(p), config)) == pytest.approx(xi)
+
+
+def test_vanilla_entropy_gradient_is_eq5():
+    p = jnp.array([0.7, 0.2, 0.1])
+    config = Config(env="junction", entropy="vanilla", beta=0.15)
+    grad = jax.grad(lambda p: entropy_bonus(entropy_of_probs(p), config))(p)
+    np.testing.assert_allclose(grad, -0.15 * (jnp.log(p) + 1), rtol=1e-6)
+
+
+def test_masked_probs_and_entropy_ignore_unavailable_actions():
+    logits = jnp.array([[3.0, 1.0, 0.5, -1.0]])
+    avail = jnp.array([[0.0, 1.0, 1.0, 0.0]])
+    p = ops.masked_probs(logits, avail)
+    assert float(p[0, 0]) == 0.0 and float(p[0, 3]) == 0.0
+    np.testing.assert_allclose(p[0, 1:3], jax.nn.softmax(jnp.array([1.0, 0.5])), rtol=1e-6)
+    np.testing.assert_allclose(ops.categorical_entropy(logits, avail),
+                               ops.categorical_entropy(logits[:, 1:3], avail[:, 1:3]), rtol=1e-6)
+    draws = jax.random.categorical(jax.random.PRNGKey(0), ops.mask_logits(logits, avail), shape=(2000, 1))
+    assert set(np.unique(np.asarray(draws))) <= {1, 2}
+
+
+def test_masked_mean_ignores_padding_even_nan():
+    x = jnp.array([1.0, 3.0, jnp.nan, 100.0])
+    mask = jnp.array([1.0, 1.0, 0.0, 0.0])
+    assert float(ops.masked_mean(x, mask)) == 2.0
+
+
+def test_gumbel_straight_through_is_one_hot_forward_soft_backward():
+    logits = jnp.array([[1.0, 2.0, 0.0]])
+    avail = jnp.array([[1.0, 1.0, 0.0]])
+    sample = ops.gumbel_softmax_st(jax.random.PRNGKey(3), logits, avail)
+    assert set(np.asarray(sample).ravel().tolist()) == {0.0, 1.0} and float(sample[0, 2]) == 0.0
+    grad = jax.grad(lambda l: jnp.sum(ops.gumbel_softmax_st(jax.random.PRNGKey(3), l, avail) * jnp.array([1.0, 2.0, 3.0])))(logits)
+    assert float(jnp.abs(grad[0, :2]).sum()) > 0  # gradients flow through the soft sample
