@@ -1,0 +1,121 @@
+"""The ``lica`` command and run directories: outputs, errors, overwrite protection, resume."""
+
+import csv
+
+import jax.numpy as jnp
+import pytest
+from typer.testing import CliRunner
+
+from lica.cli import app
+from lica.envs.junction import TrafficJunction
+
+runner = CliRunner()
+FAST = ["--env", "junction", "--seeds", "2"]
+
+
+def train(*args):
+    return runner.invoke(app, ["train", *args])
+
+
+def read_rows(run):
+    with open(run / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_train_writes_config_metrics_tensorboard_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    result = train(*FAST, "--env-steps", "1280", "--out", str(run))
+    assert result.exit_code == 0, result.output
+    assert "final (median over 2 seeds)" in result.output
+    rows = read_rows(run)
+    assert len(rows) == 2 * 3  # step 0 and two evaluations, per seed
+    for column in ["seed", "env_steps", "updates", "wall_s", "test_return_mean", "test_episode_length",
+                   "policy_entropy", "critic_loss"]:
+        assert column in rows[0]
+    assert [int(r["env_steps"]) for r in rows[-2:]] == [1280, 1280]
+    assert (run / "config.yaml").exists() and (run / "checkpoint.msgpack").exists()
+    assert any((run / "tb" / "seed_0").iterdir())
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--env", "nope"], "unknown environment 'nope'; choose one of:"),
+    (["--env", "junction", "--algo", "nope"], "unknown algorithm 'nope'; choose one of: lica"),
+    (["--env", "junction", "--set", "nope=1"], "unknown config key 'nope'; valid keys:"),
+    (["--env", "junction", "--set", "xi=abc"], "bad value for config key 'xi'"),
+    (["--env", "junction", "--set", "critic=deep"], "bad value for config key 'critic'"),
+    (["--env", "junction", "--set", "xi"], "--set expects key=value"),
+])
+def test_bad_input_is_a_one_line_error_with_exit_2_and_writes_nothing(tmp_path, args, message):
+    run = tmp_path / "run"
+    result = train(*args, "--out", str(run))
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not run.exists()
+
+
+def test_existing_run_is_never_overwritten_without_asking(tmp_path):
+    run = tmp_path / "run"
+    assert train(*FAST, "--env-steps", "640", "--out", str(run)).exit_code == 0
+    before = (run / "metrics.csv").read_bytes()
+    result = train(*FAST, "--env-steps", "640", "--out", str(run))
+    assert result.exit_code == 2 and "--resume" in result.output and "--overwrite" in result.output
+    assert (run / "metrics.csv").read_bytes() == before
+    assert train(*FAST, "--env-steps", "640", "--out", str(run), "--overwrite").exit_code == 0
+
+
+def test_resume_continues_to_the_same_result(tmp_path):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert train(*FAST, "--env-steps", "1920", "--out", str(straight)).exit_code == 0
+    assert train(*FAST, "--env-steps", "640", "--out", str(split)).exit_code == 0
+    result = train(*FAST, "--env-steps", "1920", "--out", str(split), "--resume")
+    assert result.exit_code == 0, result.output
+    a, b = read_rows(straight), read_rows(split)
+    assert len(a) == len(b) == 2 * 4
+    for ra, rb in zip(a, b):
+        ra.pop("wall_s"), rb.pop("wall_s")
+        assert ra == rb
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    run = tmp_path / "run"
+    assert train(*FAST, "--env-steps", "640", "--out", str(run)).exit_code == 0
+    (run / "checkpoint.msgpack").write_bytes(b"not a checkpoint")
+    result = train(*FAST, "--env-steps", "1280", "--out", str(run), "--resume")
+    assert result.exit_code == 2 and "corrupt" in result.output and "--overwrite" in result.output
+    result = runner.invoke(app, ["eval", str(run)])
+    assert result.exit_code == 2 and "corrupt" in result.output
+
+
+class NaNJunction(TrafficJunction):
+    def step(self, key, env_state, actions):
+        out = list(super().step(key, env_state, actions))
+        out[3] = out[3] * jnp.nan  # reward
+        return tuple(out)
+
+
+def test_nan_in_training_stops_with_a_clear_error_and_keeps_what_was_written(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    assert train(*FAST, "--env-steps", "640", "--out", str(run)).exit_code == 0
+    checkpoint, metrics = (run / "checkpoint.msgpack").read_bytes(), (run / "metrics.csv").read_bytes()
+    monkeypatch.setattr("lica.envs.junction.make", lambda task=None: NaNJunction())
+    result = train(*FAST, "--env-steps", "1280", "--out", str(run), "--resume")
+    assert result.exit_code == 2 and "training diverged" in result.output
+    assert (run / "checkpoint.msgpack").read_bytes() == checkpoint
+    assert (run / "metrics.csv").read_bytes() == metrics
+
+
+def test_eval_reports_greedy_metrics_and_refuses_to_draw_the_junction(tmp_path):
+    run = tmp_path / "run"
+    assert train(*FAST, "--env-steps", "1280", "--out", str(run)).exit_code == 0
+    result = runner.invoke(app, ["eval", str(run), "--episodes", "4"])
+    assert result.exit_code == 0 and "test_return_mean" in result.output
+    result = runner.invoke(app, ["eval", str(run), "--render", str(tmp_path / "x.gif")])
+    assert result.exit_code == 2 and "cannot be drawn" in result.output
+
+
+def test_list_shows_environments_algorithms_presets():
+    result = runner.invoke(app, ["list"])
+    assert result.exit_code == 0
+    for name in ["junction", "lica", "presets"]:
+        assert name in result.output
