@@ -43,6 +43,32 @@ class Config(TrainConfig):
     beta: NonNegativeFloat = 0.0  # vanilla entropy coefficient (Fig. 2 uses 0.13-0.17)
 
 
+# (env pattern, overrides), merged in order by ``lica.presets.lookup``.
+PRESETS = [
+    # StarCraft (A1.1): the Config defaults are these maps' settings; xi per map below.
+    ("smac:*", {"batch_size": 32, "eval_interval": 320_000, "eval_episodes": 32}),
+    ("smac:5m_vs_6m", {"xi": 0.11}),  # A1.1
+    ("smac:3s5z_vs_3s6z", {"xi": 0.03}),  # A1.1
+    # Particle environments (A1.2, following SQDDPG's defaults): MLP agents with 1 hidden
+    # layer and no parameter sharing, lr 3e-4 for both nets, one-step TD critic targets
+    # (td_lambda = 0), target networks every 200 iterations.
+    ("mpe:*", {"agent": "mlp", "share_params": False, "last_action_input": False,
+               "lr_policy": 3e-4, "lr_critic": 3e-4, "td_lambda": 0.0,
+               "target_update_interval": 200, "eval_interval": 100_000, "eval_episodes": 32}),
+    ("mpe:spread-*", {"hidden": 32, "gamma": 0.9, "xi": 0.1, "batch_size": 32}),  # A1.2
+    ("mpe:spread-5", {"xi": 0.2}),  # A1.2
+    ("mpe:predator-prey", {"hidden": 128, "gamma": 0.99, "xi": 0.1, "batch_size": 128}),  # A1.2
+    # Traffic junction (Sec. 4.3.1, Fig. 5; details from LICA-REFERENCE): 32-unit MLP agents,
+    # an MLP critic on the action probabilities (the task has no state), Adam lr 0.01 for
+    # both, no entropy term, 60 updates. 64 sampled episodes per update stand in for the
+    # authors' full batch over the four joint actions.
+    ("junction", {"agent": "mlp", "hidden": 32, "share_params": False, "last_action_input": False,
+                  "lr_policy": 0.01, "lr_critic": 0.01, "xi": 0.0, "td_lambda": 0.0,
+                  "batch_size": 64, "env_steps": 60 * 64, "eval_interval": 640,
+                  "eval_episodes": 1, "critic": "mlp", "critic_embed": 32}),
+]
+
+
 class LicaState(NamedTuple):
     policy: dict
     critic: dict

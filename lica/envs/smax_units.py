@@ -8,7 +8,7 @@ observation layout, same action encoding) and ``HeuristicEnemyUnitSMAX`` subclas
 * The six SMAX unit types keep SMAX's statistics; health includes shields (SMAX's convention).
 * Colossus (type 6): 200 hp + 150 shields, 20 damage per attack (2 x 10, StarCraft II LotV),
   cooldown 1.07, range 7, speed 3.15, sight 10. Its attack hits the target and every other
-  ground unit of the target's side within ``COLOSSUS_SPLASH`` (1.4) of the target.
+  ground unit of the target's side within ``COLOSSUS_SPLASH`` (1.0) of the target.
 * Medivac (type 7): 150 hp, flying, no weapon. Its attack actions address *allies* and heal
   them by 12.6 hp/s, one energy per 3 hp healed (energy 50 at start, max 200, regenerates
   0.7875/s), never above the target's maximum health, only biological units (not itself,
@@ -56,7 +56,7 @@ UNIT_TYPES = (
 MARINE, MARAUDER, STALKER, ZEALOT, ZERGLING, HYDRALISK, COLOSSUS, MEDIVAC = range(8)
 N_SMAX_TYPES = 6  # the types SMAX draws from for its random (smacv2_*) scenarios
 
-COLOSSUS_SPLASH = 1.4  # radius around the target hit by a colossus attack
+COLOSSUS_SPLASH = 1.0  # radius around the target hit by a colossus attack (docs/smac.md)
 MEDIVAC_HEAL_RATE = 12.6  # hit points healed per second
 HP_PER_ENERGY = 3.0  # hit points healed per point of energy
 MAX_ENERGY = 200.0
