@@ -21,7 +21,7 @@ console = Console()
 
 
 def fail(message: str):
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    typer.secho(f"error: {message}", err=True, fg="red")
     raise typer.Exit(2)
 
 

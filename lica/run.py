@@ -25,6 +25,8 @@ import yaml
 FIRST_COLUMNS = ["seed", "env_steps", "updates", "wall_s", "test_return_mean", "test_win_rate",
                  "test_episode_length", "policy_entropy", "critic_loss"]
 
+INT_COLUMNS = ("seed", "env_steps", "updates")
+
 
 class RunError(RuntimeError):
     """A run cannot start or continue; the message says why and what to do."""
@@ -62,10 +64,12 @@ class RunDir:
         return yaml.safe_load(self.config_file.read_text())
 
     def read_metrics(self) -> list[dict]:
+        """The rows of metrics.csv, typed as they were written (empty cells left out)."""
         if not self.metrics_file.exists():
             return []
         with self.metrics_file.open() as f:
-            return list(csv.DictReader(f))
+            return [{k: int(v) if k in INT_COLUMNS else float(v) for k, v in row.items() if v != ""}
+                    for row in csv.DictReader(f)]
 
     def write_metrics(self, rows: list[dict]):
         keys = set().union(*rows)  # the step-0 rows have test metrics only
@@ -97,11 +101,15 @@ class RunDir:
 
 
 def seed_rows(config, ts, metrics, wall_s) -> list[dict]:
-    """One metrics.csv row per seed from a chunk's vmapped metrics."""
-    metrics = jax.device_get(metrics)
+    """One metrics.csv row per seed from a chunk's vmapped metrics, leaving out seeds that
+    had already reached the budget and so ran no update in this chunk."""
+    metrics = dict(jax.device_get(metrics))
+    ran = metrics.pop("chunk_updates", None)
     steps, updates = jax.device_get((ts.env_steps, ts.updates))
     rows = []
     for i in range(config.seeds):
+        if ran is not None and ran[i] == 0:
+            continue
         row = {"seed": config.seed + i, "env_steps": int(steps[i]), "updates": int(updates[i]),
                "wall_s": round(wall_s, 2)}
         row.update({k: float(v[i]) for k, v in metrics.items()})
@@ -141,8 +149,8 @@ class TensorBoard:
 def train_run(config, run_dir: RunDir, resume: bool = False, progress=None):
     """Train ``config`` into ``run_dir`` (created by the caller), evaluating every ``eval_interval``.
 
-    ``progress(done_steps, total_steps, rows)`` is called after each chunk. Returns the last
-    evaluation's rows (one per seed).
+    ``progress(done_steps, total_steps, rows)`` is called after each chunk. Returns each seed's
+    last evaluation row.
     """
     from lica.train import make_train
 
@@ -153,25 +161,23 @@ def train_run(config, run_dir: RunDir, resume: bool = False, progress=None):
         rows = run_dir.read_metrics()[: meta["rows"]]
     else:
         run_dir.write_config(config)
-        meta = {"chunks": 0, "wall_s": 0.0, "rows": 0}
+        meta = {"wall_s": 0.0, "rows": 0}
         rows = seed_rows(config, state, evaluate(state), 0.0)  # the untrained policy, at step 0
         run_dir.write_metrics(rows)
     board = TensorBoard(run_dir.path, config)
     try:
-        last = rows[-config.seeds:]
         start = time.perf_counter() - meta["wall_s"]
-        while meta["chunks"] * config.eval_interval < config.env_steps:
-            next_eval = min((meta["chunks"] + 1) * config.eval_interval, config.env_steps)
-            state, metrics = chunk(state, next_eval)
+        while int(state.env_steps.min()) < config.env_steps:
+            state, metrics = chunk(state)
             last = seed_rows(config, state, metrics, time.perf_counter() - start)
             check_finite(last)
             rows += last
             run_dir.write_metrics(rows)
             board.write(last)
-            meta = {"chunks": meta["chunks"] + 1, "wall_s": last[0]["wall_s"], "rows": len(rows)}
+            meta = {"wall_s": last[0]["wall_s"], "rows": len(rows)}
             run_dir.save_checkpoint(state, meta)
             if progress:
-                progress(min(r["env_steps"] for r in last), config.env_steps, last)
+                progress(int(state.env_steps.min()), config.env_steps, last)
     finally:
         board.close()
-    return last
+    return list({row["seed"]: row for row in rows}.values())  # each seed's last evaluation

@@ -42,7 +42,7 @@ class Trainer(NamedTuple):
     init: Any  # key -> TrainState
     update: Any  # TrainState -> (TrainState, metrics)
     evaluate: Any  # TrainState -> metrics
-    chunk: Any  # (TrainState, next_eval) -> (TrainState, metrics)
+    chunk: Any  # TrainState -> (TrainState, metrics): train to the next evaluation, evaluate
 
 
 def make_trainer(config, env=None) -> Trainer:
@@ -68,8 +68,12 @@ def make_trainer(config, env=None) -> Trainer:
 
     metrics_shape = jax.eval_shape(lambda: update(init(jax.random.PRNGKey(0)))[1])
 
-    def chunk(ts, next_eval):
-        """Update until ``env_steps >= next_eval``; metrics are averages over the chunk's updates."""
+    def chunk(ts):
+        """Update until the next evaluation point (a multiple of ``eval_interval``, at most the
+        budget), then evaluate. Metrics are averages over the chunk's updates; ``chunk_updates``
+        is 0 for a seed that had already reached the budget."""
+        next_eval = jnp.minimum((ts.env_steps // config.eval_interval + 1) * config.eval_interval,
+                                config.env_steps)
 
         def body(carry):
             ts, total, count = carry
@@ -79,7 +83,7 @@ def make_trainer(config, env=None) -> Trainer:
         zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), metrics_shape)
         ts, total, count = jax.lax.while_loop(lambda c: c[0].env_steps < next_eval, body, (ts, zeros, 0))
         means = jax.tree.map(lambda x: x / jnp.maximum(count, 1), total)
-        return ts, {**means, **evaluate(ts)}
+        return ts, {**means, **evaluate(ts), "chunk_updates": count}
 
     return Trainer(env, algo, init, update, evaluate, chunk)
 
@@ -89,6 +93,6 @@ def make_train(config, env=None):
     trainer = make_trainer(config, env)
     seeds = jnp.arange(config.seeds) + config.seed
     init = jax.jit(lambda: jax.vmap(lambda s: trainer.init(jax.random.PRNGKey(s)))(seeds))
-    chunk = jax.jit(jax.vmap(trainer.chunk, in_axes=(0, None)))
+    chunk = jax.jit(jax.vmap(trainer.chunk))
     evaluate = jax.jit(jax.vmap(trainer.evaluate))
     return trainer, init, chunk, evaluate

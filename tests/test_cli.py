@@ -9,6 +9,9 @@ from typer.testing import CliRunner
 from lica.cli import app
 from lica.envs.junction import TrafficJunction
 
+from lica import envs
+
+envs.names()  # import every family now: jaxmarl's import-time printing confuses CliRunner's capture
 runner = CliRunner()
 FAST = ["--env", "junction", "--seeds", "2"]
 
