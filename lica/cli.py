@@ -70,6 +70,8 @@ def train(
 
             def progress(done, total, rows):
                 bar.update(task, completed=done, description="env steps", result=summarize(rows))
+                if not console.is_terminal:  # logs and CI get a plain line per evaluation
+                    console.print(f"env steps {done:,}/{total:,}: {summarize(rows)}", highlight=False)
 
             last = train_run(cfg, run_dir, resume=resume, progress=progress)
     except (ValueError, RuntimeError) as e:
