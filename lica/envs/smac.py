@@ -101,7 +101,7 @@ class SMAC:
         import matplotlib.pyplot as plt
         from matplotlib.animation import FuncAnimation, PillowWriter
 
-        frames = [jax.tree.map(lambda x: jax.device_get(x), s.state) for s in env_states]
+        frames = [jax.device_get(s.state) for s in env_states]
         fig, ax = plt.subplots(figsize=(6, 6))
         animation = FuncAnimation(fig, lambda t: self._draw(ax, frames[t], t), frames=len(frames))
         animation.save(path, writer=PillowWriter(fps=4))

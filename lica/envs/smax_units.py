@@ -24,6 +24,10 @@ observation layout, same action encoding) and ``HeuristicEnemyUnitSMAX`` subclas
   The state keeps SMAX's ``world_state`` layout but is normalized to [0, 1].
 * The heuristic enemy ignores targets it cannot hit, and its medivacs heal the nearest injured
   visible ally (or follow the nearest ally) instead of attacking.
+* Unlike SMAC: no terrain, no armor, attribute bonuses or shield regeneration, per-type ranges
+  instead of SMAC's uniform 6 / 9, the colossus beam is a disc around its target, each enemy's
+  health loss is clipped at 0 (SMAC takes ``abs`` of the summed change), and a side left with
+  only medivacs has lost on both sides.
 
 Attack slot ``k`` (action ``5 + k``) of an ally addresses enemy ``k`` (ally ``k`` for a medivac,
 as in SMAC); of an enemy it addresses ally ``num_allies - 1 - k`` (enemy ``num_agents - 1 - k``
@@ -136,7 +140,7 @@ class UnitSMAX(SMAX):
             unit_health=self.unit_type_health[types],
             unit_types=types,
             unit_weapon_cooldowns=jnp.zeros((self.num_agents,)),
-            unit_energy=jnp.where(self.unit_type_is_healer[types], START_ENERGY, 0.0),
+            unit_energy=jnp.where(self.unit_type_is_healer[types], START_ENERGY, 0.0).astype(jnp.float32),
             prev_movement_actions=jnp.zeros((self.num_agents, 2)),
             prev_attack_actions=jnp.zeros((self.num_agents,), dtype=jnp.int32),
             step=jnp.array(0),
@@ -334,6 +338,11 @@ class HeuristicEnemyUnitSMAX(HeuristicEnemySMAX):
         self.action_spaces = {a: self._env.action_spaces[a] for a in self.agents}
         self.enemy_shoots, self.attack_mode = enemy_shoots, attack_mode
         self.heuristic_policy = create_heuristic_policy(self._env, 1, shoot=enemy_shoots, attack_mode=attack_mode)
+
+    def get_enemy_policy_initial_state(self, key):
+        # strongly typed, as ``step_env`` returns it, so that reset and step states match exactly
+        state = super().get_enemy_policy_initial_state(key)
+        return jax.tree.map(lambda x: jnp.asarray(x, dtype=x.dtype), state)
 
     def _unit_blocks(self, obs):
         """The per-other-unit feature blocks of an enemy's observation: teammates first."""
