@@ -5,6 +5,15 @@ import importlib
 
 ALGORITHMS = {
     "lica": "lica.algos.lica",
+    "random": "lica.algos.uniform",
+    "coma": "lica.algos.coma",
+    "liir": "lica.algos.liir",
+    "iddpg": "lica.algos.iddpg",
+    "maddpg": "lica.algos.maddpg",
+    "sqddpg": "lica.algos.sqddpg",
+    "vdn": "lica.algos.vdn",
+    "qmix": "lica.algos.qmix",
+    "qtran": "lica.algos.qtran",
 }
 
 

@@ -50,11 +50,14 @@ PRESETS = [
     ("smac:5m_vs_6m", {"xi": 0.11}),  # A1.1
     ("smac:3s5z_vs_3s6z", {"xi": 0.03}),  # A1.1
     # Particle environments (A1.2, following SQDDPG's defaults): MLP agents with 1 hidden
-    # layer and no parameter sharing, lr 3e-4 for both nets, one-step TD critic targets
-    # (td_lambda = 0), target networks every 200 iterations.
+    # layer and no parameter sharing. Deviation, measured: A1.2's lr 3e-4, one-step TD and
+    # target copies every 200 iterations made no progress on spread-3 in our episode-batch
+    # loop (1M steps, 5 seeds: greedy return flat or falling), which takes far fewer gradient
+    # steps per env step than SQDDPG's trainer; lr 1e-3, TD(lambda=0.8) and target copies
+    # every 20 updates improved it (see README, "Measured").
     ("mpe:*", {"agent": "mlp", "share_params": False, "last_action_input": False,
-               "lr_policy": 3e-4, "lr_critic": 3e-4, "td_lambda": 0.0,
-               "target_update_interval": 200, "eval_interval": 100_000, "eval_episodes": 32}),
+               "lr_policy": 1e-3, "lr_critic": 1e-3, "td_lambda": 0.8,
+               "target_update_interval": 20, "eval_interval": 100_000, "eval_episodes": 32}),
     ("mpe:spread-*", {"hidden": 32, "gamma": 0.9, "xi": 0.1, "batch_size": 32}),  # A1.2
     ("mpe:spread-5", {"xi": 0.2}),  # A1.2
     ("mpe:predator-prey", {"hidden": 128, "gamma": 0.99, "xi": 0.1, "batch_size": 128}),  # A1.2

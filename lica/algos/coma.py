@@ -1,0 +1,236 @@
+"""COMA: counterfactual multi-agent policy gradients (Foerster et al., AAAI 2018).
+
+A centralized critic ``Q(s, u^{-a}, ...)`` outputs, for agent ``a``, the value of every action of
+``a`` with the other agents' actions fixed (COMA Sec. 4.2). The counterfactual baseline
+``b^a = sum_u' pi^a(u'|tau^a) Q(s, (u^{-a}, u'))`` gives the advantage ``A^a = Q(s, u) - b^a``
+(COMA Eq. 4), and the agents ascend ``E[A^a grad log pi^a(u^a|tau^a)]``. The critic regresses
+``Q(s, u)`` of the taken actions on TD(lambda) targets of a target critic (COMA Sec. 4.3).
+
+As PyMARL's ``coma_learner``: the critic is fitted first, one RMSProp step per time step from
+the last to the first (``critic_train_mode: seq``), recording each step's Q before its update;
+those Q-values give the advantages of one policy step on the same batch. The target critic is
+copied after every ``target_update_interval`` critic steps. The policy PyMARL trains and samples
+is the masked softmax mixed with an epsilon floor, ``(1-eps) pi + eps / |avail|``.
+"""
+
+from typing import Literal, NamedTuple, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from pydantic import PositiveFloat, PositiveInt
+
+from lica import ops
+from lica.algos import value_based
+from lica.algos.base import Algorithm
+from lica.algos.value_based import PymarlConfig, Probability, epsilon, take, unroll
+
+
+class Config(PymarlConfig):
+    """COMA's hyper-parameters: PyMARL ``src/config/algs/coma.yaml`` over ``default.yaml``, except
+    ``batch_size``: the inherited 32 episodes per update that the paper uses for every method
+    (Sec. 4.2, following LIIR) instead of coma.yaml's 8."""
+
+    lr: PositiveFloat = 0.0005  # agents, coma.yaml
+    critic_lr: PositiveFloat = 0.0005  # coma.yaml
+    td_lambda: Probability = 0.8  # coma.yaml
+    epsilon_start: Probability = 0.5  # exploration floor of the policy, coma.yaml
+    epsilon_finish: Probability = 0.01  # coma.yaml
+    epsilon_anneal_time: PositiveInt = 100_000  # env steps, coma.yaml
+    target_update_interval: PositiveInt = 200  # critic steps between target copies, coma.yaml
+    critic_hidden: PositiveInt = 128  # two hidden layers, PyMARL modules/critics/coma.py
+    critic_train_mode: Literal["seq", "batch"] = "seq"  # one critic step per time step (coma.yaml) or one per batch
+
+
+# (env pattern, overrides), merged in order by ``lica.presets.lookup``.
+PRESETS = [
+    # StarCraft: batches of 32 episodes for every method (Sec. 4.2, following LIIR; PyMARL's
+    # coma.yaml has 8), evaluated every 320k steps with 32 episodes.
+    ("smac:*", {"batch_size": 32, "eval_interval": 320_000, "eval_episodes": 32}),
+    # Traffic junction (Fig. 5): LICA's junction preset (32-unit MLP agents without sharing, Adam
+    # lr 0.01 for agents and critic, 64 episodes per update, 60 updates) with a 32-unit critic
+    # and no epsilon floor, so COMA and LICA differ only in how they assign credit. (With
+    # PyMARL's RMSProp, whose first steps are ~10x lr, COMA converges faster.)
+    ("junction", {"agent": "mlp", "hidden": 32, "share_params": False, "last_action_input": False,
+                  "optimizer": "adam", "lr": 0.01, "critic_lr": 0.01, "td_lambda": 0.0, "critic_hidden": 32,
+                  "epsilon_start": 0.0, "epsilon_finish": 0.0,
+                  "batch_size": 64, "env_steps": 60 * 64, "eval_interval": 640, "eval_episodes": 1}),
+]
+
+
+class MLP(nn.Module):
+    """Dense layers with ReLU between them (none after the last)."""
+
+    features: Sequence[int]
+
+    @nn.compact
+    def __call__(self, x):
+        for i, width in enumerate(self.features):
+            x = nn.Dense(width)(x)
+            x = nn.relu(x) if i < len(self.features) - 1 else x
+        return x
+
+
+def critic_inputs(batch, n_agents, n_actions):
+    """COMA's critic input for agent ``a`` at every step (PyMARL ``COMACritic._build_inputs``):
+    the state, ``a``'s observation, the other agents' actions (``a``'s own zeroed), all agents'
+    previous actions and ``a``'s one-hot id. Returns ``[T+1, B, N, D]``."""
+    t1, b = batch.actions.shape[:2]
+    shape = (t1, b, n_agents)
+    joint = jax.nn.one_hot(batch.actions, n_actions).reshape(t1, b, 1, n_agents * n_actions)
+    others = joint * jnp.repeat(1.0 - jnp.eye(n_agents), n_actions, axis=1)  # [T+1, B, N, N*A]
+    last = jnp.concatenate([jnp.zeros_like(joint[:1]), joint[:-1]])
+    parts = [jnp.broadcast_to(batch.state[:, :, None], shape + batch.state.shape[-1:]), batch.obs, others,
+             jnp.broadcast_to(last, shape + last.shape[-1:]), jnp.broadcast_to(jnp.eye(n_agents), shape + (n_agents,))]
+    return jnp.concatenate(parts, axis=-1)
+
+
+def log_policy(logits, avail, eps):
+    """log of PyMARL's exploring policy ``(1-eps) softmax(logits | avail) + eps / |avail|``,
+    computed stably in log space (exact log-softmax when ``eps = 0``)."""
+    eps = jax.lax.stop_gradient(eps)
+    n_avail = jnp.maximum(jnp.sum(avail, axis=-1, keepdims=True), 1.0)
+    log_soft = jax.nn.log_softmax(ops.mask_logits(logits, avail), axis=-1)
+    return jnp.logaddexp(jnp.log1p(-eps) + log_soft, jnp.log(eps / n_avail))
+
+
+def counterfactual_baseline(pi, q):
+    """COMA Eq. 4's baseline ``b^a = sum_u' pi^a(u') Q^a(s, (u^{-a}, u'))`` over the last axis."""
+    return jnp.sum(pi * q, axis=-1)
+
+
+def fit_critic(loss_fn, params, opt_state, tx, data, mode):
+    """Fit a critic on time-major ``data`` (a dict of ``[T, ...]`` arrays with a ``mask [T, B]``).
+
+    ``loss_fn(params, data) -> (loss, aux)`` on any run of steps. ``mode='seq'`` takes one step
+    per time step, last to first, skipping steps without valid data (PyMARL ``critic_train_mode:
+    seq``); ``'batch'`` takes one step on all steps. Returns ``(params, opt_state, steps, aux
+    [T, ...], mean loss)`` with ``aux`` computed before each step's update.
+    """
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+    def step(params, opt_state, data):
+        (loss, aux), grads = grad_fn(params, data)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss, aux
+
+    if mode == "batch":
+        params, opt_state, loss, aux = step(params, opt_state, data)
+        return params, opt_state, jnp.ones((), jnp.int32), aux, loss
+
+    def body(carry, d):
+        params, opt_state = carry
+        new_params, new_opt, loss, aux = step(params, opt_state, jax.tree.map(lambda x: x[None], d))
+        valid = jnp.sum(d["mask"]) > 0
+        keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(valid, n, o), new, old)
+        return (keep(new_params, params), keep(new_opt, opt_state)), (jax.tree.map(lambda x: x[0], aux), loss, valid)
+
+    (params, opt_state), (aux, losses, valid) = jax.lax.scan(body, (params, opt_state), data, reverse=True)
+    steps = jnp.sum(valid).astype(jnp.int32)
+    return params, opt_state, steps, aux, jnp.sum(jnp.where(valid, losses, 0.0)) / jnp.maximum(steps, 1)
+
+
+def actor(policy, spec, config):
+    """``(init_carry, act)`` of a policy-gradient learner whose state has ``policy`` parameters
+    and an ``env_steps`` counter: training samples PyMARL's exploring policy, tests take the
+    argmax; ``probs`` is the distribution the actions came from."""
+
+    def init_carry(batch_shape):
+        return policy.init_carry(batch_shape), jnp.zeros(batch_shape + (spec.n_agents, spec.n_actions))
+
+    def act(state, carry, obs, avail, key, greedy):
+        hidden, last_action = carry
+        hidden, logits = policy.step(state.policy, hidden, obs, last_action)
+        if greedy:
+            probs = ops.masked_probs(logits, avail)
+            actions = jnp.argmax(probs, axis=-1)
+        else:
+            log_pi = log_policy(logits, avail, epsilon(config, state.env_steps))
+            probs = jnp.exp(log_pi) * avail
+            actions = jax.random.categorical(key, jnp.where(avail > 0, log_pi, -jnp.inf))
+        return actions, probs, (hidden, jax.nn.one_hot(actions, spec.n_actions))
+
+    return init_carry, act
+
+
+class ComaState(NamedTuple):
+    policy: dict
+    critic: dict
+    target_critic: dict
+    policy_opt: optax.OptState
+    critic_opt: optax.OptState
+    critic_steps: jax.Array
+    last_target_update: jax.Array  # critic_steps at the last target copy
+    env_steps: jax.Array  # drives the epsilon floor
+
+
+def make(spec, config: Config) -> Algorithm:
+    n, a = spec.n_agents, spec.n_actions
+    policy = value_based.agent_policy(spec, config)
+    critic = MLP((config.critic_hidden, config.critic_hidden, a))
+    policy_tx = value_based.optimizer(config.lr, config)
+    critic_tx = value_based.optimizer(config.critic_lr, config)
+    input_dim = spec.state_dim + spec.obs_dim + 2 * n * a + n
+
+    def init(key):
+        pk, ck = jax.random.split(key)
+        policy_params = policy.init(pk)
+        critic_params = critic.init(ck, jnp.zeros((input_dim,)))
+        zero = jnp.zeros((), jnp.int32)
+        return ComaState(policy_params, critic_params, critic_params, policy_tx.init(policy_params),
+                         critic_tx.init(critic_params), zero, zero, zero)
+
+    init_carry, act = actor(policy, spec, config)
+
+    def critic_step(state, batch):
+        """COMA Sec. 4.3: regress Q(s, u) of the taken actions on TD(lambda) targets."""
+        inputs = critic_inputs(batch, n, a)
+        target_q = take(critic.apply(state.target_critic, inputs), batch.actions)  # [T+1, B, N]
+        per_agent = lambda x: jnp.broadcast_to(x[..., None], x.shape + (n,))
+        targets = ops.td_lambda_targets(per_agent(batch.reward), per_agent(batch.terminated), per_agent(batch.mask),
+                                        target_q, config.gamma, config.td_lambda)
+
+        def loss_fn(params, d):
+            q = critic.apply(params, d["inputs"])
+            return ops.masked_mean((take(q, d["actions"]) - d["targets"]) ** 2, d["mask"][..., None]), q
+
+        data = {"inputs": inputs[:-1], "actions": batch.actions[:-1], "targets": targets, "mask": batch.mask[:-1]}
+        params, opt, steps, q, loss = fit_critic(loss_fn, state.critic, state.critic_opt, critic_tx, data,
+                                                 config.critic_train_mode)
+        mask = batch.mask[:-1, :, None]
+        metrics = {"critic_loss": loss, "q_taken_mean": ops.masked_mean(take(q, batch.actions[:-1]), mask),
+                   "target_mean": ops.masked_mean(targets, mask)}
+        state = state._replace(critic=params, critic_opt=opt, critic_steps=state.critic_steps + steps)
+        return state, q, metrics
+
+    def policy_step(state, batch, q):
+        """COMA Eq. 4: ascend ``A^a log pi^a(u^a)`` with the counterfactual advantage."""
+        mask = batch.mask[:-1, :, None]
+        avail, actions = batch.avail[:-1], batch.actions[:-1]
+        eps = epsilon(config, state.env_steps)
+
+        def loss_fn(params):
+            logits, _ = unroll(policy, params, batch)
+            log_pi = log_policy(logits[:-1], avail, eps)
+            pi = jnp.exp(log_pi) * avail
+            advantage = jax.lax.stop_gradient(take(q, actions) - counterfactual_baseline(pi, q))
+            return -ops.masked_mean(advantage * take(log_pi, actions), mask), (advantage, pi)
+
+        (loss, (advantage, pi)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.policy)
+        updates, opt = policy_tx.update(grads, state.policy_opt, state.policy)
+        metrics = {"coma_loss": loss, "advantage_mean": ops.masked_mean(advantage, mask),
+                   "pi_max": ops.masked_mean(jnp.max(pi, axis=-1), mask), "agent_grad_norm": optax.global_norm(grads)}
+        return state._replace(policy=optax.apply_updates(state.policy, updates), policy_opt=opt), metrics
+
+    def update(state, batch, key):
+        eps = epsilon(config, state.env_steps)
+        state, q, critic_metrics = critic_step(state, batch)
+        state, policy_metrics = policy_step(state, batch, q)
+        target, last_copy = value_based.copy_to_target(state.critic_steps, state.last_target_update,
+                                                       config.target_update_interval, state.critic, state.target_critic)
+        state = state._replace(target_critic=target, last_target_update=last_copy,
+                               env_steps=state.env_steps + jnp.sum(batch.mask).astype(jnp.int32))
+        return state, {**critic_metrics, **policy_metrics, "epsilon": eps}
+
+    return Algorithm(init, init_carry, act, update)

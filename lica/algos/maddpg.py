@@ -1,0 +1,72 @@
+"""MADDPG (Lowe et al. 2017), one of the paper's particle baselines (Sec. 4.1).
+
+Centralized critics, decentralized actors: agent ``i`` has its own critic
+``Q_i(o_1..o_n, a_1..a_n)`` on all agents' observations (or the global state, ``critic_input``)
+and all agents' actions, regressed on the shared reward with a one-step TD target; its policy
+ascends ``Q_i`` through its own straight-through Gumbel-softmax action, the other agents'
+actions coming from their current policies (SQDDPG's ``models/maddpg.py``, ``get_loss``).
+Everything but the critic's input is the shared machinery of ``lica.algos.ddpg``.
+"""
+
+from typing import Literal
+
+import jax.numpy as jnp
+from pydantic import NonNegativeFloat, PositiveFloat
+
+from lica.algos import ddpg
+from lica.algos.base import Algorithm
+
+
+class Config(ddpg.DDPGConfig):
+    """MADDPG's hyper-parameters; defaults are SQDDPG's Cooperative Navigation settings."""
+
+    lr_policy: PositiveFloat = 1e-4  # policy_lrate, args/simple_spread_maddpg.py
+    lr_critic: PositiveFloat = 1e-3  # value_lrate, args/simple_spread_maddpg.py
+    entropy_coef: NonNegativeFloat = 1e-3 * 32  # entr=1e-3 on the batch *sum* of entropies (trainer.py)
+    critic_input: Literal["obs", "state"] = "obs"  # all observations concatenated (models/maddpg.py) or the state
+
+
+# (env pattern, overrides), merged in order by ``lica.presets.lookup``. "SQDDPG" is the
+# repository hsvgbkhgbv/SQDDPG (commit 33eef74) the paper follows for its baselines (A1.2).
+PRESETS = [
+    # Particle tasks: 5000 episodes of at most 200 steps (Sec. 4.1); one environment collecting
+    # episodes between training rounds, as SQDDPG's online trainer (train.py, models/model.py);
+    # evaluation as for LICA's particle preset.
+    ("mpe:*", {"share_params": False, "batch_size": 1, "env_steps": 1_000_000,
+               "eval_interval": 100_000, "eval_episodes": 32}),
+    # Cooperative Navigation: args/simple_spread_maddpg.py (hid_size 32, batch_size 32,
+    # gamma 0.9, policy_lrate 1e-4, value_lrate 1e-3, entr 1e-3 summed over the batch); A1.2.
+    ("mpe:spread-*", {"hidden": 32, "critic_hidden": 32, "train_batch": 32, "gamma": 0.9,
+                      "lr_policy": 1e-4, "lr_critic": 1e-3, "entropy_coef": 1e-3 * 32}),
+    # Predator-Prey: args/simple_tag_maddpg.py (hid_size 128, batch_size 128, gamma 0.99,
+    # policy_lrate 1e-4, value_lrate 5e-4, entr 1e-3 summed over the batch); A1.2.
+    ("mpe:predator-prey", {"hidden": 128, "critic_hidden": 128, "train_batch": 128, "gamma": 0.99,
+                           "lr_policy": 1e-4, "lr_critic": 5e-4, "entropy_coef": 1e-3 * 128}),
+    # Traffic junction (Sec. 4.3.1): LICA's junction settings (32-unit agents, Adam lr 0.01,
+    # 64 episodes per update, 60 updates); the 1-step game needs no replay history or target
+    # network (Sec. 4.3.1), so each update trains one round on its own 64 fresh transitions
+    # (update_every = batch_size) with one critic step, and no entropy term.
+    ("junction", {"hidden": 32, "critic_hidden": 32, "lr_policy": 0.01, "lr_critic": 0.01,
+                  "batch_size": 64, "train_batch": 64, "replay_size": 64, "update_every": 64,
+                  "critic_steps": 1, "target_update_every": 64, "tau": 1.0, "entropy_coef": 0.0,
+                  "env_steps": 60 * 64, "eval_interval": 640, "eval_episodes": 1}),
+]
+
+
+def make_critic(spec, config: Config) -> ddpg.Critic:
+    """Agent ``i``'s critic on ``[o_1..o_n (or s); a_1..a_n]`` (models/maddpg.py, ``value``)."""
+    n, a = spec.n_agents, spec.n_actions
+    use_state = config.critic_input == "state"
+    x_dim = spec.state_dim if use_state else n * spec.obs_dim
+    init, apply = ddpg.agent_critics(n, config.critic_hidden, x_dim, n * a)
+
+    def values(params, obs, state, joint, key):
+        x = ddpg.critic_inputs_all(obs, state, use_state)
+        x = jnp.broadcast_to(x[..., None, :], joint.shape[:-2] + (x_dim,))
+        return apply(params, x, joint.reshape(joint.shape[:-2] + (n * a,)))
+
+    return ddpg.Critic(init, values, joint_td=False)
+
+
+def make(spec, config: Config) -> Algorithm:
+    return ddpg.make(spec, config, make_critic(spec, config))
