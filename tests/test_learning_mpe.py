@@ -23,6 +23,6 @@ def greedy_returns(algo, env_steps):
 def test_lica_beats_uniform_random_on_spread_3():
     random = greedy_returns("random", 800)
     lica = greedy_returns("lica", 400_000)  # 500 updates of 32 episodes x 25 steps
-    print(f"spread-3, 25-step episodes: random {random.round(1)}, LICA after 200k steps {lica.round(1)}")
+    print(f"spread-3, 25-step episodes: random {random.round(1)}, LICA after 400k steps {lica.round(1)}")
     assert np.all(lica > random.mean()), (lica, random)
     assert lica.mean() > random.mean() + 4.0, (lica, random)

@@ -81,6 +81,23 @@ class DDPGConfig(TrainConfig):
     gumbel_temperature: PositiveFloat = 1.0
 
 
+# Presets every DDPG-family algorithm shares (its own module adds the per-task learning rates).
+# Particle tasks: 5000 episodes of at most 200 steps (Sec. 4.1); one environment collecting
+# episodes between training rounds, as SQDDPG's online trainer (train.py, models/model.py);
+# evaluation as for LICA's particle preset.
+PARTICLE_PRESET = ("mpe:*", {"share_params": False, "batch_size": 1, "env_steps": 1_000_000,
+                             "eval_interval": 100_000, "eval_episodes": 32})
+# Traffic junction (Sec. 4.3.1): LICA's junction settings (32-unit agents, Adam lr 0.01, 64
+# episodes per update, 60 updates); the 1-step game needs no replay history or target network
+# (Sec. 4.3.1), so each update trains one round on its own 64 fresh transitions (update_every =
+# batch_size) with one critic step, and no entropy term.
+JUNCTION_PRESET = ("junction", {"hidden": 32, "critic_hidden": 32, "lr_policy": 0.01, "lr_critic": 0.01,
+                                "batch_size": 64, "train_batch": 64, "replay_size": 64, "update_every": 64,
+                                "critic_steps": 1, "target_update_every": 64, "tau": 1.0,
+                                "entropy_coef": 0.0, "env_steps": 60 * 64, "eval_interval": 640,
+                                "eval_episodes": 1})
+
+
 class Critic(NamedTuple):
     """What distinguishes one DDPG-family algorithm from another.
 

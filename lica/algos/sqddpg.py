@@ -43,11 +43,7 @@ class Config(ddpg.DDPGConfig):
 # (env pattern, overrides), merged in order by ``lica.presets.lookup``. "SQDDPG" is the
 # repository hsvgbkhgbv/SQDDPG (commit 33eef74) the paper follows for its baselines (A1.2).
 PRESETS = [
-    # Particle tasks: 5000 episodes of at most 200 steps (Sec. 4.1); one environment collecting
-    # episodes between training rounds, as SQDDPG's online trainer (train.py, models/model.py);
-    # evaluation as for LICA's particle preset.
-    ("mpe:*", {"share_params": False, "batch_size": 1, "env_steps": 1_000_000,
-               "eval_interval": 100_000, "eval_episodes": 32}),
+    ddpg.PARTICLE_PRESET,
     # Cooperative Navigation: args/simple_spread_sqddpg.py (hid_size 32, batch_size 32,
     # gamma 0.9, policy_lrate 1e-4, value_lrate 1e-3, entr 1e-2 summed over the batch,
     # sample_size 5); A1.2.
@@ -58,15 +54,7 @@ PRESETS = [
     ("mpe:predator-prey", {"hidden": 128, "critic_hidden": 128, "train_batch": 128, "gamma": 0.99,
                            "lr_policy": 1e-4, "lr_critic": 5e-4, "entropy_coef": 1e-3 * 128,
                            "sample_size": 1}),
-    # Traffic junction (Sec. 4.3.1): LICA's junction settings (32-unit agents, Adam lr 0.01,
-    # 64 episodes per update, 60 updates); the 1-step game needs no replay history or target
-    # network (Sec. 4.3.1), so each update trains one round on its own 64 fresh transitions
-    # (update_every = batch_size) with one critic step, and no entropy term. Two agents have
-    # two orderings; 5 samples as on Cooperative Navigation.
-    ("junction", {"hidden": 32, "critic_hidden": 32, "lr_policy": 0.01, "lr_critic": 0.01,
-                  "batch_size": 64, "train_batch": 64, "replay_size": 64, "update_every": 64,
-                  "critic_steps": 1, "target_update_every": 64, "tau": 1.0, "entropy_coef": 0.0,
-                  "env_steps": 60 * 64, "eval_interval": 640, "eval_episodes": 1}),
+    ddpg.JUNCTION_PRESET,
 ]
 
 
