@@ -45,7 +45,7 @@ def train(
 ):
     """Train ALGO on ENV; writes config, metrics.csv, TensorBoard events and checkpoints."""
     from lica.config import resolve, validate
-    from lica.run import RunDir, RunError, train_run
+    from lica.run import RunDir, train_run
     from lica import algos
 
     try:
