@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+from helpers import target_equals_online_after_each_update
 
 from lica.algos import coma
 from lica.batch import Batch
@@ -56,14 +57,8 @@ def test_exploring_policy_has_an_epsilon_floor_on_available_actions_only():
 
 def test_critic_seq_mode_takes_one_step_per_valid_time_step_and_copies_the_target():
     config = resolve("junction", "coma", sets=["target_update_interval=2"])
-    trainer = make_trainer(config)
-    update = jax.jit(trainer.update)
-    ts = jax.jit(trainer.init)(jax.random.PRNGKey(0))
-    same = []
-    for _ in range(4):
-        ts, metrics = update(ts)
-        leaves = jax.tree.map(lambda x, y: bool(jnp.all(x == y)), ts.algo.critic, ts.algo.target_critic)
-        same.append(all(jax.tree.leaves(leaves)))
+    ts, _, same = target_equals_online_after_each_update(
+        make_trainer(config), 4, lambda s: s.critic, lambda s: s.target_critic)
     assert int(ts.algo.critic_steps) == 4  # 1-step episodes: one critic step per batch
     assert same == [False, True, False, True]
 

@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+from helpers import target_equals_online_after_each_update
 
 from lica.algos import lica
 from lica.config import resolve
@@ -69,13 +70,8 @@ def test_target_critic_is_copied_every_interval():
     config = resolve("junction", "lica", sets=["target_update_interval=3"])
     from lica.train import make_trainer
 
-    trainer = make_trainer(config)
-    ts = trainer.init(jax.random.PRNGKey(0))
-    same = []
-    for _ in range(6):
-        ts, _ = trainer.update(ts)
-        leaves = jax.tree.leaves(jax.tree.map(lambda a, b: bool(jnp.all(a == b)), ts.algo.critic, ts.algo.target_critic))
-        same.append(all(leaves))
+    _, _, same = target_equals_online_after_each_update(
+        make_trainer(config), 6, lambda s: s.critic, lambda s: s.target_critic)
     assert same == [False, False, True, False, False, True]
 
 

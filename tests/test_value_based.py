@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import target_equals_online_after_each_update
 
 from lica.algos import qmix, qtran, value_based, vdn
 from lica.config import resolve
@@ -81,14 +82,8 @@ def test_double_q_target_takes_the_online_argmax_and_the_target_value():
 def test_replay_update_runs_on_spread_without_nan_and_copies_targets(algo):
     config = resolve("jaxmarl:MPE_simple_spread_v3", algo, sets=[
         "batch_size=4", "buffer_size=6", "hidden=16", "env_args.episode_limit=10", "target_update_interval=8"])
-    trainer = make_trainer(config)
-    update = jax.jit(trainer.update)
-    ts = jax.jit(trainer.init)(jax.random.PRNGKey(0))
-    same = []
-    for _ in range(4):
-        ts, metrics = update(ts)
-        leaves = jax.tree.map(lambda x, y: bool(jnp.all(x == y)), ts.algo.params, ts.algo.target)
-        same.append(all(jax.tree.leaves(leaves)))
+    ts, metrics, same = target_equals_online_after_each_update(
+        make_trainer(config), 4, lambda s: s.params, lambda s: s.target)
     assert all(np.isfinite(float(v)) for v in metrics.values()), metrics
     assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(ts.algo.params))
     assert int(ts.algo.replay.size) == 6 and int(ts.algo.episodes) == 16
