@@ -1,4 +1,4 @@
-"""The ``lica`` command: train, evaluate and list (typer + rich).
+"""The ``lica`` command: train, evaluate, list, reproduce the paper's figures, plot (typer + rich).
 
 Every user mistake (unknown name, bad key or value, existing run directory, corrupt checkpoint)
 ends in a one-line ``error: ...`` on stderr and exit code 2, before anything is written.
@@ -113,6 +113,50 @@ def list_():
     for algo, pattern, values in presets.table():
         table.add_row(algo, pattern, ", ".join(f"{k}={v}" for k, v in values.items()))
     console.print(table)
+
+
+@app.command()
+def reproduce(
+    figure: Annotated[str, typer.Argument(help="fig2, fig3, fig4, fig5, fig6 or figA1")],
+    budget: Annotated[str, typer.Option(help="quick (a laptop CPU) or paper (the paper's budgets)")] = "quick",
+    out: Annotated[Path, typer.Option(help="results directory; an existing one is resumed")] = Path("runs/reproduce"),
+    ray: Annotated[Optional[str], typer.Option(help="run the grid as Ray tasks on this cluster address (or 'auto')")] = None,
+    seeds_per_task: Annotated[Optional[int], typer.Option(min=1, help="split each unit's seeds into tasks of this size")] = None,
+):
+    """Run one figure of the paper (its grid of env, algorithm, seeds), draw it and write results.md.
+
+    Running it again resumes: finished units are skipped, started ones continue from their checkpoint.
+    """
+    from lica.experiments.reproduce import reproduce as run
+
+    try:
+        paths = run(figure, budget, out, ray, seeds_per_task, log=lambda m: console.print(m, highlight=False))
+    except (ValueError, RuntimeError) as e:
+        fail(str(e))
+    console.print("written: " + ", ".join(map(str, paths)))
+
+
+@app.command()
+def plot(
+    runs: Annotated[list[Path], typer.Argument(help="run directories, or folders of them: one curve each")],
+    metric: Annotated[Optional[str], typer.Option(help="metrics.csv column, or a/b (default: win rate or return)")] = None,
+    band: Annotated[str, typer.Option(help="median (with quartiles) or mean (with std) over seeds")] = "median",
+    x: Annotated[str, typer.Option(help="env_steps or updates")] = "env_steps",
+    out: Annotated[Path, typer.Option(help="figure path without suffix; .png and .pdf are written")] = Path("curves"),
+):
+    """Draw learning curves from any set of runs."""
+    from lica import plots
+
+    try:
+        missing = [str(r) for r in runs if not plots.find_runs(r)]
+        if missing:
+            fail(f"no metrics.csv in {', '.join(missing)}")
+        metric = metric or plots.default_metric(runs)
+        curves = {str(r): plots.load_curve([r], metric, x, band) for r in runs}
+        paths = plots.draw([("", metric, curves)], out, plots.X_LABELS[x])
+    except (ValueError, RuntimeError) as e:
+        fail(str(e))
+    console.print("written: " + ", ".join(map(str, paths)))
 
 
 def main():

@@ -1,0 +1,66 @@
+"""A figure's plot (PNG and PDF) and ``results.md`` from the run directories of its grid."""
+
+from pathlib import Path
+
+from lica import plots
+from lica.experiments.figures import Figure
+from lica.experiments.grid import unit_dir
+from lica.run import atomic_write
+
+BAND_NAMES = {"median": "median and quartiles", "mean": "mean and standard deviation"}
+
+
+def panel_curves(figure: Figure, out) -> list[tuple]:
+    """``(panel, {label: curve})`` for every panel, leaving out units with no metrics yet."""
+    result = []
+    for panel in figure.panels:
+        curves = {}
+        for unit in figure.units:
+            path = unit_dir(out, figure.name, unit)
+            if unit.env == panel.env and plots.find_runs(path):
+                curves[unit.label] = plots.load_curve([path], panel.metric, figure.x, figure.band)
+        result.append((panel, curves))
+    return result
+
+
+def final_value(curve: plots.Curve, band: str) -> str:
+    center, low, high = curve.center[-1], curve.low[-1], curve.high[-1]
+    if band == "median":
+        return f"{center:.3f} [{low:.3f}, {high:.3f}]"
+    return f"{center:.3f} ± {high - center:.3f}"
+
+
+def ordering(curves: dict, lower_is_better: bool) -> str:
+    """Labels from best to worst final value."""
+    ranked = sorted(curves, key=lambda label: curves[label].center[-1], reverse=not lower_is_better)
+    return " > ".join(ranked)
+
+
+def results_markdown(figure: Figure, budget: str, panels: list[tuple]) -> str:
+    lines = [f"# {figure.title}", "",
+             f"Budget `{budget}`; final evaluation, {BAND_NAMES[figure.band]} over seeds; the mean of "
+             "the center line over all evaluations measures speed.", "",
+             f"![{figure.name}]({figure.name}.png)", ""]
+    for panel, curves in panels:
+        better = "lower" if panel.lower_is_better else "higher"
+        lines += [f"## {panel.env}: {panel.ylabel} ({better} is better)", "",
+                  f"| run | final {panel.metric} | mean over training | {figure.x} | seeds |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {label} | {final_value(c, figure.band)} | {c.center.mean():.3f} | {c.x[-1]:,.0f} | {c.seeds} |"
+                  for label, c in curves.items()]
+        if curves:
+            lines += ["", f"Ordering here: {ordering(curves, panel.lower_is_better)}"]
+        lines.append("")
+    lines += ["## What the paper reports", "", figure.paper, ""]
+    return "\n".join(lines)
+
+
+def report(figure: Figure, budget: str, out) -> list[Path]:
+    """Draw ``OUT/<figure>/<figure>.png|pdf`` and write ``OUT/<figure>/results.md``; returns the paths."""
+    panels = panel_curves(figure, out)
+    base = Path(out) / figure.name
+    drawn = [(p.env, p.ylabel, curves) for p, curves in panels]
+    paths = plots.draw(drawn, base / figure.name, plots.X_LABELS[figure.x], figure.title)
+    results = base / "results.md"
+    atomic_write(results, results_markdown(figure, budget, panels))
+    return [*paths, results]
