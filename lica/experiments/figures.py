@@ -116,10 +116,10 @@ FIG2 = Figure(
 )
 
 # Sec. 4.1 and A1.2: 5000 episodes of at most 200 steps, 5 seeds, mean and standard deviation.
-# Quick: 25-step episodes and 120k env steps per seed (about 4,800 episodes).
+# Quick: 25-step episodes and 80k env steps per seed (3,200 episodes).
 PARTICLE_PAPER = Budget(seeds=5, env_steps=1_000_000, sets=("eval_interval=50000", "eval_episodes=32"))
-PARTICLE_QUICK = Budget(seeds=5, env_steps=120_000,
-                        sets=("env_args.max_steps=25", "eval_interval=10000", "eval_episodes=32"))
+PARTICLE_QUICK = Budget(seeds=5, env_steps=80_000,
+                        sets=("env_args.max_steps=25", "eval_interval=8000", "eval_episodes=32"))
 FIG3 = Figure(
     name="fig3", title="Fig. 3: multi-agent particle environments",
     units=tuple(Unit(env, algo, label) for env in PARTICLE_ENVS for algo, label in PARTICLE_ALGOS.items()),
