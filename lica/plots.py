@@ -104,14 +104,17 @@ def draw(panels: list[tuple[str, str, dict[str, Curve]]], stem, xlabel: str, sup
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    labels = list(dict.fromkeys(label for _, _, curves in panels for label in curves))
+    colors = {label: f"C{i % 10}" for i, label in enumerate(labels)}  # one color per label in every panel
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), squeeze=False)
     for ax, (title, ylabel, curves) in zip(axes[0], panels):
         for label, curve in curves.items():
-            (line,) = ax.plot(curve.x, curve.center, label=label)
-            ax.fill_between(curve.x, curve.low, curve.high, color=line.get_color(), alpha=0.2, linewidth=0)
+            ax.plot(curve.x, curve.center, label=label, color=colors[label])
+            ax.fill_between(curve.x, curve.low, curve.high, color=colors[label], alpha=0.2, linewidth=0)
         ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize="small")
+        if curves:
+            ax.legend(fontsize="small")
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()

@@ -36,23 +36,26 @@ def ordering(curves: dict, lower_is_better: bool) -> str:
     return " > ".join(ranked)
 
 
+def panel_section(figure: Figure, panel, curves: dict) -> list[str]:
+    """One results.md section: the final value of every run on one panel, and their ordering."""
+    better = "lower" if panel.lower_is_better else "higher"
+    lines = [f"## {panel.env}: {panel.ylabel} ({better} is better)", ""]
+    if not curves:
+        return lines + ["No runs yet.", ""]
+    lines += [f"| run | final {panel.metric} | mean over training | {figure.x} | seeds |", "|---|---|---|---|---|"]
+    lines += [f"| {label} | {final_value(c, figure.band)} | {c.center.mean():.3f} | {c.x[-1]:,.0f} | {c.seeds} |"
+              for label, c in curves.items()]
+    return lines + ["", f"Ordering here: {ordering(curves, panel.lower_is_better)}", ""]
+
+
 def results_markdown(figure: Figure, budget: str, panels: list[tuple]) -> str:
     lines = [f"# {figure.title}", "",
              f"Budget `{budget}`; final evaluation, {BAND_NAMES[figure.band]} over seeds; the mean of "
              "the center line over all evaluations measures speed.", "",
              f"![{figure.name}]({figure.name}.png)", ""]
     for panel, curves in panels:
-        better = "lower" if panel.lower_is_better else "higher"
-        lines += [f"## {panel.env}: {panel.ylabel} ({better} is better)", "",
-                  f"| run | final {panel.metric} | mean over training | {figure.x} | seeds |",
-                  "|---|---|---|---|---|"]
-        lines += [f"| {label} | {final_value(c, figure.band)} | {c.center.mean():.3f} | {c.x[-1]:,.0f} | {c.seeds} |"
-                  for label, c in curves.items()]
-        if curves:
-            lines += ["", f"Ordering here: {ordering(curves, panel.lower_is_better)}"]
-        lines.append("")
-    lines += ["## What the paper reports", "", figure.paper, ""]
-    return "\n".join(lines)
+        lines += panel_section(figure, panel, curves)
+    return "\n".join(lines + ["## What the paper reports", "", figure.paper, ""])
 
 
 def report(figure: Figure, budget: str, out) -> list[Path]:
