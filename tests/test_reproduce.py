@@ -153,3 +153,12 @@ def test_bad_input_is_a_one_line_error_with_exit_2(tmp_path, args, message):
     assert result.exit_code == 2
     assert message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_ray_without_a_cluster_is_a_one_line_error(tmp_path, monkeypatch):
+    pytest.importorskip("ray")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    result = runner.invoke(app, ["reproduce", "fig5", "--ray", "auto", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "no Ray cluster at 'auto'" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()

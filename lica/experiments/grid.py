@@ -111,14 +111,19 @@ def run_local(grid: list[Task], out, log=print):
 
 
 def run_ray(grid: list[Task], out, address: str, log=print):
-    """Every task as a Ray task on the cluster at ``address`` (``auto``: the running one), one CPU
-    each, and one GPU each where the cluster has GPUs. Uses the running Ray instance if any."""
+    """Every task as a Ray task on the cluster at ``address`` (``auto``: the one this machine
+    belongs to; ``local``: a new instance on this machine), one CPU each, and one GPU each where
+    the cluster has GPUs. Uses the Ray instance this process already joined, if any."""
     try:
         import ray
     except ImportError:
         raise ExperimentError("--ray needs the ray package: pip install 'lica-marl[ray]'") from None
     if not ray.is_initialized():
-        ray.init(address=address)
+        try:
+            ray.init(address=address)
+        except ConnectionError as e:
+            raise ExperimentError(f"no Ray cluster at '{address}' ({e}); start one with 'ray start --head' "
+                                  "or use --ray local") from None
     gpus = 1 if ray.cluster_resources().get("GPU", 0) else 0
     remote = ray.remote(num_cpus=1, num_gpus=gpus)(run_task)
     pending = {remote.remote(task, str(Path(out).resolve())): task for task in grid}
