@@ -95,11 +95,11 @@ def test_predator_prey_reward_capture_and_termination():
     # predator 0 at 0.1 from the prey: touching (0.1 < 0.075 + 0.05); nothing moves in the first step
     obs, _, _, reward, terminated, info, s = env.step(jax.random.PRNGKey(0), _state([[0.1, 0.0]] + others), _stop(env))
     np.testing.assert_allclose(s.p_pos[:4], [[0.1, 0.0]] + others[:3], atol=1e-7)
-    np.testing.assert_allclose(reward, -0.1 * 0.1 + 10.0, rtol=1e-6)
+    np.testing.assert_allclose(reward, -0.1 + 10.0, rtol=1e-6)
     assert bool(terminated) and float(info["captured"]) == 1
     # at 0.3 it is not a capture: only the distance term
     obs, _, _, reward, terminated, info, s = env.step(jax.random.PRNGKey(0), _state([[0.3, 0.0]] + others), _stop(env))
-    np.testing.assert_allclose(reward, -0.1 * 0.3, rtol=1e-6)
+    np.testing.assert_allclose(reward, -0.3, rtol=1e-6)
     assert not bool(terminated) and float(info["captured"]) == 0
     # observation of predator 0
     pos, vel = np.asarray(s.p_pos), np.asarray(s.p_vel)
@@ -204,4 +204,4 @@ def test_predator_prey_dynamics_match_mpe2():
         touching = [scenario.is_collision(prey_agent, p) for p in predators]
         assert float(info["captured"]) == float(any(touching))
         distance = min(np.linalg.norm(p.state.p_pos - prey_agent.state.p_pos) for p in predators)
-        np.testing.assert_allclose(reward, -0.1 * distance + 10 * sum(touching), atol=1e-5)
+        np.testing.assert_allclose(reward, -distance + 10 * sum(touching), atol=1e-5)

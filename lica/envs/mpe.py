@@ -48,12 +48,15 @@ uniformly in [-0.9, 0.9]^2 at every reset. Everything collides with everything. 
 one of the 5 actions uniformly at random each step (``prey_action(key)``, from the step key), as
 SQDDPG's ``random_action`` does; the prey is not confined to the arena.
 
-* reward: ``-0.1 * min_i |predator_i - prey|`` plus 10 for every predator touching the prey
+* reward: ``-min_i |predator_i - prey|`` plus 10 for every predator touching the prey
   (distance < 0.125) after the move. The paper says the shared reward is the minimum
-  prey-predator distance; the 0.1 shaping coefficient and the +10 per touching predator are
-  SQDDPG's per-predator values (SQDDPG sums the three predators' rewards and shapes with the sum
-  of distances rather than the minimum; we follow the paper's minimum and keep the
-  per-predator scale).
+  prey-predator distance, which we take literally (coefficient 1); the +10 per touching
+  predator is SQDDPG's capture bonus. SQDDPG shapes each predator with ``-0.1 *`` a distance and
+  sums the three predators' rewards; with that 0.1 coefficient on the minimum distance, LICA
+  did not learn at all (measured: 300k steps, 2 seeds, capture rate 0.12-0.22 against the
+  random policy's 0.17, entropy collapsing and the critic loss growing), because the action's
+  effect on Q was lost in the noise of the sparse capture bonus; with coefficient 1 the same
+  run reached capture rates 0.41-0.62.
 * termination: the step on which any predator touches the prey (SQDDPG's ``episode_over``).
 * obs (16): own velocity, own position, displacement of both obstacles, displacement of the
   other predators then of the prey, the prey's velocity (SQDDPG/simple_tag's predator
@@ -78,7 +81,7 @@ N_ACTIONS = 5
 # unit force direction of each discrete action: stop, right, left, up, down
 MOVES = jnp.array([[0.0, 0.0], [1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]], jnp.float32)
 
-DIST_COEF = 0.1  # SQDDPG simple_tag: predators are shaped by -0.1 * distance to the prey
+DIST_COEF = 1.0  # the paper's shared reward is the minimum prey-predator distance (see above)
 CAPTURE_BONUS = 10.0  # SQDDPG simple_tag: +10 for each predator touching the prey
 
 
