@@ -89,7 +89,7 @@ def test_seeds_are_aligned_by_evaluation_index():
 
 @pytest.mark.filterwarnings("ignore:os.fork")
 def test_local_and_ray_runners_give_the_same_metrics(tmp_path, local_grid):
-    ray = pytest.importorskip("ray")
+    import ray  # part of the dev extra: this test must run, never skip
     tasks = grid.tasks(TINY, "quick")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
@@ -156,7 +156,6 @@ def test_bad_input_is_a_one_line_error_with_exit_2(tmp_path, args, message):
 
 
 def test_ray_without_a_cluster_is_a_one_line_error(tmp_path, monkeypatch):
-    pytest.importorskip("ray")
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     result = runner.invoke(app, ["reproduce", "fig5", "--ray", "auto", "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
