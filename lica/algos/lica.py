@@ -50,20 +50,19 @@ PRESETS = [
     ("smac:5m_vs_6m", {"xi": 0.11}),  # A1.1
     ("smac:3s5z_vs_3s6z", {"xi": 0.03}),  # A1.1
     # Particle environments (A1.2, following SQDDPG's defaults): MLP agents with 1 hidden
-    # layer and no parameter sharing. Deviation, measured: A1.2's lr 3e-4, one-step TD and
-    # target copies every 200 iterations made no progress on spread-3 in our episode-batch
-    # loop (1M steps, 5 seeds: greedy return flat or falling), which takes far fewer gradient
-    # steps per env step than SQDDPG's trainer; lr 1e-3, TD(lambda=0.8) and target copies
-    # every 20 updates improved it (see README, "Measured").
-    ("mpe:*", {"agent": "mlp", "share_params": False, "last_action_input": False,
+    # layer and no parameter sharing. Deviations, measured: A1.2's batches (128 and 32) count
+    # SQDDPG's transitions per update; as whole episodes they leave LICA few updates (128
+    # episodes: ~40 updates per 1M steps, no progress on predator-prey; 32: spread-3 at -2.9
+    # reward per step after 80k steps, against -1.9 with 8), so an update takes 8 episodes.
+    # A1.2's lr 3e-4, one-step TD and target copies every 200 iterations made no progress on
+    # spread-3 (1M steps, 5 seeds); lr 1e-3, TD(lambda=0.8) and target copies every 20 updates
+    # did (see README, "Measured").
+    ("mpe:*", {"agent": "mlp", "share_params": False, "last_action_input": False, "batch_size": 8,
                "lr_policy": 1e-3, "lr_critic": 1e-3, "td_lambda": 0.8,
                "target_update_interval": 20, "eval_interval": 100_000, "eval_episodes": 32}),
-    ("mpe:spread-*", {"hidden": 32, "gamma": 0.9, "xi": 0.1, "batch_size": 32}),  # A1.2
+    ("mpe:spread-*", {"hidden": 32, "gamma": 0.9, "xi": 0.1}),  # A1.2
     ("mpe:spread-5", {"xi": 0.2}),  # A1.2
-    # Predator-Prey (A1.2: 128 hidden, gamma 0.99, xi 0.1). A1.2's batch of 128 counts SQDDPG's
-    # transitions per update; 128 whole episodes per update left LICA ~40 updates per 1M steps
-    # and no progress (measured), so an update here takes 8 episodes.
-    ("mpe:predator-prey", {"hidden": 128, "gamma": 0.99, "xi": 0.1, "batch_size": 8}),
+    ("mpe:predator-prey", {"hidden": 128, "gamma": 0.99, "xi": 0.1}),  # A1.2
     # Traffic junction (Sec. 4.3.1, Fig. 5; details from LICA-REFERENCE): 32-unit MLP agents,
     # an MLP critic on the action probabilities (the task has no state), Adam lr 0.01 for
     # both, no entropy term, 60 updates. 64 sampled episodes per update stand in for the
