@@ -87,6 +87,7 @@ def test_seeds_are_aligned_by_evaluation_index():
     assert plots.metric_value({"a": 6.0}, "a/b") is None
 
 
+@pytest.mark.xdist_group("ray")
 @pytest.mark.filterwarnings("ignore:os.fork")
 def test_local_and_ray_runners_give_the_same_metrics(tmp_path, local_grid):
     import ray  # part of the dev extra: this test must run, never skip
@@ -155,6 +156,7 @@ def test_bad_input_is_a_one_line_error_with_exit_2(tmp_path, args, message):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.xdist_group("ray")
 def test_ray_without_a_cluster_is_a_one_line_error(tmp_path, monkeypatch):
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     result = runner.invoke(app, ["reproduce", "fig5", "--ray", "auto", "--out", str(tmp_path / "out")])

@@ -121,9 +121,9 @@ def run_ray(grid: list[Task], out, address: str, log=print):
     if not ray.is_initialized():
         try:
             ray.init(address=address)
-        except ConnectionError as e:
-            raise ExperimentError(f"no Ray cluster at '{address}' ({e}); start one with 'ray start --head' "
-                                  "or use --ray local") from None
+        except Exception as e:  # ConnectionError, or a stale cluster whose raylet died meanwhile
+            raise ExperimentError(f"no Ray cluster at '{address}' ({type(e).__name__}: {e}); start one with "
+                                  "'ray start --head' or use --ray local") from None
     gpus = 1 if ray.cluster_resources().get("GPU", 0) else 0
     remote = ray.remote(num_cpus=1, num_gpus=gpus)(run_task)
     pending = {remote.remote(task, str(Path(out).resolve())): task for task in grid}
