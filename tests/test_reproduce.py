@@ -158,7 +158,15 @@ def test_bad_input_is_a_one_line_error_with_exit_2(tmp_path, args, message):
 
 @pytest.mark.xdist_group("ray")
 def test_ray_without_a_cluster_is_a_one_line_error(tmp_path, monkeypatch):
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    import ray
+
+    # What ray.init raises when no cluster answers. (A real "auto" lookup would find any local
+    # cluster that another test or process left running, so the refusal is simulated.)
+    def refuse(address=None, **kwargs):
+        raise ConnectionError(f"Could not find any running Ray instance at {address}")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", refuse)
     result = runner.invoke(app, ["reproduce", "fig5", "--ray", "auto", "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert "no Ray cluster at 'auto'" in result.output and "Traceback" not in result.output
