@@ -56,7 +56,7 @@ PRESETS = [
     # reward per step after 80k steps, against -1.9 with 8), so an update takes 8 episodes.
     # A1.2's lr 3e-4, one-step TD and target copies every 200 iterations made no progress on
     # spread-3 (1M steps, 5 seeds); lr 1e-3, TD(lambda=0.8) and target copies every 20 updates
-    # did (see README, "Measured").
+    # did (measured by the previous session; current numbers in README, "Measured").
     ("mpe:*", {"agent": "mlp", "share_params": False, "last_action_input": False, "batch_size": 8,
                "lr_policy": 1e-3, "lr_critic": 1e-3, "td_lambda": 0.8,
                "target_update_interval": 20, "eval_interval": 100_000, "eval_episodes": 32}),
