@@ -27,11 +27,18 @@ def init(example: Batch, capacity: int) -> Replay:
 
 
 def add(replay: Replay, batch: Batch) -> Replay:
-    """Insert a time-major batch of B episodes, overwriting the oldest when full."""
+    """Insert a time-major batch of B episodes, overwriting the oldest when full.
+
+    Empty episodes (all padding, as ``lica.train`` hands a seed that has already reached its
+    evaluation point) are not stored: their writes are dropped, so the buffer is untouched and
+    is updated in place rather than copied.
+    """
     capacity = replay.data.mask.shape[0]
-    n = batch.mask.shape[1]
-    slots = (replay.insert_at + jnp.arange(n)) % capacity
-    data = jax.tree.map(lambda buf, x: buf.at[slots].set(jnp.swapaxes(x, 0, 1)), replay.data, batch)
+    kept = jnp.any(batch.mask > 0, axis=0)
+    order = jnp.cumsum(kept) - 1
+    slots = jnp.where(kept, (replay.insert_at + order) % capacity, capacity)  # out of range: dropped
+    data = jax.tree.map(lambda buf, x: buf.at[slots].set(jnp.swapaxes(x, 0, 1), mode="drop"), replay.data, batch)
+    n = jnp.sum(kept).astype(jnp.int32)
     return Replay(data, (replay.insert_at + n) % capacity, jnp.minimum(replay.size + n, capacity))
 
 

@@ -1,7 +1,7 @@
 """What a run leaves behind, and the host loop that fills it (DESIGN.md).
 
 A run directory holds ``config.yaml`` (the resolved config), ``metrics.csv`` (one row per seed
-per evaluation), TensorBoard events under ``tb/seed_<k>``, and ``checkpoint.msgpack`` with
+per evaluation), TensorBoard events under ``tb/seed_<k>``, and ``checkpoint.npz`` with
 ``checkpoint.json``, from which ``--resume`` continues a killed run to the same result. Every file
 is written to a temporary name and renamed, so a crash never leaves half a file, and nothing
 already written is replaced unless the user asked for ``--overwrite``.
@@ -16,7 +16,6 @@ import shutil
 import time
 from pathlib import Path
 
-import flax.serialization
 import jax
 import numpy as np
 import yaml
@@ -43,7 +42,7 @@ class RunDir:
         self.path = Path(path)
         self.config_file = self.path / "config.yaml"
         self.metrics_file = self.path / "metrics.csv"
-        self.checkpoint_file = self.path / "checkpoint.msgpack"
+        self.checkpoint_file = self.path / "checkpoint.npz"
         self.meta_file = self.path / "checkpoint.json"
 
     def prepare(self, overwrite: bool):
@@ -81,23 +80,30 @@ class RunDir:
         atomic_write(self.metrics_file, buf.getvalue())
 
     def save_checkpoint(self, state, meta: dict):
-        atomic_write(self.checkpoint_file, flax.serialization.to_bytes(jax.device_get(state)))
+        """The state's leaves as one uncompressed ``.npz``, written array by array: a replay
+        buffer of gigabytes is never serialized into one more copy in memory."""
+        tmp = self.checkpoint_file.with_name(self.checkpoint_file.name + ".tmp")
+        with tmp.open("wb") as f:
+            np.savez(f, *jax.tree.leaves(state))
+        os.replace(tmp, self.checkpoint_file)
         atomic_write(self.meta_file, json.dumps(meta))
 
     def load_checkpoint(self, template):
         """Restore a state shaped like ``template``; a missing or corrupt file is a RunError."""
         if not self.checkpoint_file.exists() or not self.meta_file.exists():
             raise RunError(f"no checkpoint in '{self.path}' to resume; start again with --overwrite")
+        expected, treedef = jax.tree.flatten(template)
         try:
             meta = json.loads(self.meta_file.read_text())
-            state = flax.serialization.from_bytes(template, self.checkpoint_file.read_bytes())
-            shapes_match = jax.tree.all(jax.tree.map(lambda a, b: np.shape(a) == np.shape(b), state, template))
-        except Exception as e:  # msgpack, json and structure errors all mean the same to the user
-            raise RunError(f"checkpoint in '{self.path}' is corrupt or does not match its config "
-                           f"({type(e).__name__}); start again with --overwrite") from None
-        if not shapes_match:
+            with np.load(self.checkpoint_file) as saved:
+                leaves = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+        except Exception as e:  # zip, npy and json errors all mean the same to the user
+            raise RunError(f"checkpoint in '{self.path}' is corrupt ({type(e).__name__}); "
+                           "start again with --overwrite") from None
+        if len(leaves) != len(expected) or any(np.shape(a) != np.shape(b) or np.result_type(a) != np.result_type(b)
+                                               for a, b in zip(leaves, expected)):
             raise RunError(f"checkpoint in '{self.path}' does not match its config; start again with --overwrite")
-        return state, meta
+        return jax.tree.unflatten(treedef, leaves), meta
 
 
 def seed_rows(config, ts, metrics, wall_s) -> list[dict]:

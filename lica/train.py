@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from lica import algos, envs
+from lica import replay as replay_lib
 from lica.rollout import rollout
 
 
@@ -40,9 +41,8 @@ class Trainer(NamedTuple):
     env: Any
     algo: Any
     init: Any  # key -> TrainState
-    update: Any  # TrainState -> (TrainState, metrics)
+    update: Any  # (TrainState, active) -> (TrainState, metrics)
     evaluate: Any  # TrainState -> metrics
-    chunk: Any  # TrainState -> (TrainState, metrics): train to the next evaluation, evaluate
 
 
 def make_trainer(config, env=None) -> Trainer:
@@ -53,9 +53,13 @@ def make_trainer(config, env=None) -> Trainer:
         init_key, key = jax.random.split(key)
         return TrainState(algo.init(init_key), key, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
 
-    def update(ts):
+    def update(ts, active=True):
+        """One rollout and one algorithm update. An inactive seed (one that has reached its
+        evaluation point while others train on) hands the algorithm an all-padding batch, so
+        its replay buffer stays as it was; ``make_train`` then keeps the rest of its state."""
         key, roll_key, update_key = jax.random.split(ts.key, 3)
         batch, stats, _ = rollout(env, algo, ts.algo, roll_key, config.batch_size, greedy=False)
+        batch = batch._replace(mask=batch.mask * active)
         algo_state, metrics = algo.update(ts.algo, batch, update_key)
         steps = ts.env_steps + jnp.sum(batch.mask).astype(jnp.int32)
         ts = TrainState(algo_state, key, steps, ts.updates + 1)
@@ -66,33 +70,64 @@ def make_trainer(config, env=None) -> Trainer:
         _, stats, _ = rollout(env, algo, ts.algo, key, config.eval_episodes, greedy=True)
         return episode_metrics(stats, "test")
 
-    metrics_shape = jax.eval_shape(lambda: update(init(jax.random.PRNGKey(0)))[1])
+    return Trainer(env, algo, init, update, evaluate)
+
+
+def keep_active(active, new, old):
+    """``new`` for the seeds where ``active``, ``old`` elsewhere (leaves ``[seeds, ...]``).
+
+    Replay buffers are taken from ``new`` as they are: an inactive seed wrote nothing to its own
+    (``Trainer.update``), and selecting between two buffers would copy gigabytes per update.
+    """
+
+    def pick(n, o):
+        if isinstance(n, replay_lib.Replay):
+            return n
+        return jnp.where(active.reshape(active.shape + (1,) * (n.ndim - 1)), n, o)
+
+    return jax.tree.map(pick, new, old, is_leaf=lambda x: isinstance(x, replay_lib.Replay))
+
+
+def make_chunk(trainer, config):
+    """``chunk(ts) -> (ts, metrics)`` over the seed-batched state: train every seed until its
+    env-step count reaches its next evaluation point (a multiple of ``eval_interval``, at most
+    the budget), then evaluate. Metrics are averages over each seed's updates in the chunk;
+    ``chunk_updates`` is 0 for a seed that had already reached the budget.
+
+    The loop runs while any seed is short of its point, all seeds in lockstep (a ``vmap`` of a
+    per-seed ``while_loop`` would select the whole state, replay buffers included, every step).
+    """
+    update = jax.vmap(trainer.update)
+    evaluate = jax.vmap(trainer.evaluate)
+    seeds = config.seeds
+    metrics_shape = jax.eval_shape(lambda: trainer.update(trainer.init(jax.random.PRNGKey(0)))[1])
 
     def chunk(ts):
-        """Update until the next evaluation point (a multiple of ``eval_interval``, at most the
-        budget), then evaluate. Metrics are averages over the chunk's updates; ``chunk_updates``
-        is 0 for a seed that had already reached the budget."""
-        next_eval = jnp.minimum((ts.env_steps // config.eval_interval + 1) * config.eval_interval,
-                                config.env_steps)
+        next_eval = jnp.minimum((ts.env_steps // config.eval_interval + 1) * config.eval_interval, config.env_steps)
 
         def body(carry):
             ts, total, count = carry
-            ts, metrics = update(ts)
-            return ts, jax.tree.map(jnp.add, total, metrics), count + 1
+            active = ts.env_steps < next_eval
+            new, metrics = update(ts, active)
+            ts = keep_active(active, new, ts)
+            total = jax.tree.map(lambda t, m: t + jnp.where(active, m, 0), total, metrics)
+            return ts, total, count + active
 
-        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), metrics_shape)
-        ts, total, count = jax.lax.while_loop(lambda c: c[0].env_steps < next_eval, body, (ts, zeros, 0))
+        zeros = jax.tree.map(lambda s: jnp.zeros((seeds,) + s.shape, s.dtype), metrics_shape)
+        carry = (ts, zeros, jnp.zeros((seeds,), jnp.int32))
+        ts, total, count = jax.lax.while_loop(lambda c: jnp.any(c[0].env_steps < next_eval), body, carry)
         means = jax.tree.map(lambda x: x / jnp.maximum(count, 1), total)
         return ts, {**means, **evaluate(ts), "chunk_updates": count}
 
-    return Trainer(env, algo, init, update, evaluate, chunk)
+    return chunk
 
 
 def make_train(config, env=None):
-    """``(init, chunk, evaluate)`` jitted and vmapped over ``config.seeds`` seeds."""
+    """``(trainer, init, chunk, evaluate)``: ``init``, ``chunk`` and ``evaluate`` jitted over
+    ``config.seeds`` seeds; ``chunk`` consumes (donates) the state it is given."""
     trainer = make_trainer(config, env)
     seeds = jnp.arange(config.seeds) + config.seed
     init = jax.jit(lambda: jax.vmap(lambda s: trainer.init(jax.random.PRNGKey(s)))(seeds))
-    chunk = jax.jit(jax.vmap(trainer.chunk))
+    chunk = jax.jit(make_chunk(trainer, config), donate_argnums=0)
     evaluate = jax.jit(jax.vmap(trainer.evaluate))
     return trainer, init, chunk, evaluate

@@ -36,7 +36,7 @@ def test_train_writes_config_metrics_tensorboard_checkpoint(tmp_path):
                    "policy_entropy", "critic_loss"]:
         assert column in rows[0]
     assert [int(r["env_steps"]) for r in rows[-2:]] == [1280, 1280]
-    assert (run / "config.yaml").exists() and (run / "checkpoint.msgpack").exists()
+    assert (run / "config.yaml").exists() and (run / "checkpoint.npz").exists()
     assert any((run / "tb" / "seed_0").iterdir())
 
 
@@ -83,7 +83,7 @@ def test_resume_continues_to_the_same_result(tmp_path):
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     run = tmp_path / "run"
     assert train(*FAST, "--env-steps", "640", "--out", str(run)).exit_code == 0
-    (run / "checkpoint.msgpack").write_bytes(b"not a checkpoint")
+    (run / "checkpoint.npz").write_bytes(b"not a checkpoint")
     result = train(*FAST, "--env-steps", "1280", "--out", str(run), "--resume")
     assert result.exit_code == 2 and "corrupt" in result.output and "--overwrite" in result.output
     result = runner.invoke(app, ["eval", str(run)])
@@ -100,11 +100,11 @@ class NaNJunction(TrafficJunction):
 def test_nan_in_training_stops_with_a_clear_error_and_keeps_what_was_written(tmp_path, monkeypatch):
     run = tmp_path / "run"
     assert train(*FAST, "--env-steps", "640", "--out", str(run)).exit_code == 0
-    checkpoint, metrics = (run / "checkpoint.msgpack").read_bytes(), (run / "metrics.csv").read_bytes()
+    checkpoint, metrics = (run / "checkpoint.npz").read_bytes(), (run / "metrics.csv").read_bytes()
     monkeypatch.setattr("lica.envs.junction.make", lambda task=None: NaNJunction())
     result = train(*FAST, "--env-steps", "1280", "--out", str(run), "--resume")
     assert result.exit_code == 2 and "training diverged" in result.output
-    assert (run / "checkpoint.msgpack").read_bytes() == checkpoint
+    assert (run / "checkpoint.npz").read_bytes() == checkpoint
     assert (run / "metrics.csv").read_bytes() == metrics
 
 
