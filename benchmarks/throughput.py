@@ -46,7 +46,8 @@ def raw_env_rate(env, n_envs, steps, repeats=3):
 def training_rate(trainer, config, updates):
     """Env steps/s of ``updates`` whole training updates, all seeds vmapped, after compiling."""
     init = jax.jit(jax.vmap(trainer.init))
-    update = jax.jit(jax.vmap(lambda ts: trainer.update(ts)[0]))
+    # donated, as in training: a replay buffer is then updated in place, not copied per call
+    update = jax.jit(jax.vmap(lambda ts: trainer.update(ts)[0]), donate_argnums=0)
     state = update(init(jax.random.split(jax.random.PRNGKey(0), config.seeds)))
     start_steps = int(jax.block_until_ready(state).env_steps.sum())
     start = time.perf_counter()

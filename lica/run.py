@@ -138,17 +138,19 @@ class TensorBoard:
     def __init__(self, path: Path, config):
         from tensorboardX import SummaryWriter
 
-        self.writers = [SummaryWriter(str(path / "tb" / f"seed_{config.seed + i}")) for i in range(config.seeds)]
+        self.writers = {config.seed + i: SummaryWriter(str(path / "tb" / f"seed_{config.seed + i}"))
+                        for i in range(config.seeds)}
 
     def write(self, rows: list[dict]):
-        for writer, row in zip(self.writers, rows):
+        for row in rows:  # a seed that had finished has no row
+            writer = self.writers[row["seed"]]
             for key, value in row.items():
                 if key not in ("seed", "env_steps"):
                     writer.add_scalar(key, value, row["env_steps"])
             writer.flush()
 
     def close(self):
-        for w in self.writers:
+        for w in self.writers.values():
             w.close()
 
 
