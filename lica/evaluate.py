@@ -20,7 +20,7 @@ def evaluate_run(path, episodes: int, render_path=None) -> list[dict]:
     trainer, init, _, evaluate = make_train(config)
     if render_path and not hasattr(trainer.env, "render"):
         raise ValueError(f"environment '{config.env}' cannot be drawn; run without --render")
-    state, _ = run_dir.load_checkpoint(init())
+    state, _ = run_dir.load_checkpoint(jax.eval_shape(init))
     metrics = jax.device_get(evaluate(state))
     rows = [{"seed": config.seed + i, **{k: float(v[i]) for k, v in metrics.items()}} for i in range(config.seeds)]
     if render_path:

@@ -31,6 +31,10 @@ class RunError(RuntimeError):
     """A run cannot start or continue; the message says why and what to do."""
 
 
+class CheckpointMismatch(Exception):
+    """A readable checkpoint whose arrays are not those of the run's state."""
+
+
 def atomic_write(path: Path, data: bytes | str):
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data.encode() if isinstance(data, str) else data)
@@ -89,20 +93,29 @@ class RunDir:
         atomic_write(self.meta_file, json.dumps(meta))
 
     def load_checkpoint(self, template):
-        """Restore a state shaped like ``template``; a missing or corrupt file is a RunError."""
+        """Restore a state shaped like ``template`` (arrays or ``jax.eval_shape`` structs); a
+        missing or corrupt file is a RunError. Leaves move to the device one at a time, so a
+        resumed replay buffer is never held twice."""
         if not self.checkpoint_file.exists() or not self.meta_file.exists():
             raise RunError(f"no checkpoint in '{self.path}' to resume; start again with --overwrite")
         expected, treedef = jax.tree.flatten(template)
         try:
             meta = json.loads(self.meta_file.read_text())
             with np.load(self.checkpoint_file) as saved:
-                leaves = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+                if len(saved.files) != len(expected):
+                    raise CheckpointMismatch
+                leaves = []
+                for i, want in enumerate(expected):
+                    leaf = saved[f"arr_{i}"]
+                    if leaf.shape != want.shape or leaf.dtype != want.dtype:
+                        raise CheckpointMismatch
+                    leaves.append(jax.device_put(leaf))
+        except CheckpointMismatch:
+            raise RunError(f"checkpoint in '{self.path}' does not match its config; "
+                           "start again with --overwrite") from None
         except Exception as e:  # zip, npy and json errors all mean the same to the user
             raise RunError(f"checkpoint in '{self.path}' is corrupt ({type(e).__name__}); "
                            "start again with --overwrite") from None
-        if len(leaves) != len(expected) or any(np.shape(a) != np.shape(b) or np.result_type(a) != np.result_type(b)
-                                               for a, b in zip(leaves, expected)):
-            raise RunError(f"checkpoint in '{self.path}' does not match its config; start again with --overwrite")
         return jax.tree.unflatten(treedef, leaves), meta
 
 
@@ -163,11 +176,11 @@ def train_run(config, run_dir: RunDir, resume: bool = False, progress=None):
     from lica.train import make_train
 
     _, init, chunk, evaluate = make_train(config)
-    state = init()
-    if resume:
-        state, meta = run_dir.load_checkpoint(state)
+    if resume:  # shapes only: a fresh state would hold a second replay buffer
+        state, meta = run_dir.load_checkpoint(jax.eval_shape(init))
         rows = run_dir.read_metrics()[: meta["rows"]]
     else:
+        state = init()
         run_dir.write_config(config)
         meta = {"wall_s": 0.0, "rows": 0}
         rows = seed_rows(config, state, evaluate(state), 0.0)  # the untrained policy, at step 0
