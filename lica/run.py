@@ -35,9 +35,15 @@ class CheckpointMismatch(Exception):
     """A readable checkpoint whose arrays are not those of the run's state."""
 
 
-def atomic_write(path: Path, data: bytes | str):
+def atomic_write(path: Path, data):
+    """Write ``data`` (text, bytes, or a callable that writes to a binary file) to a temporary
+    name, then rename it over ``path``: readers see the old file or the new one, never half."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+    with tmp.open("wb") as f:
+        if callable(data):
+            data(f)
+        else:
+            f.write(data.encode() if isinstance(data, str) else data)
     os.replace(tmp, path)
 
 
@@ -86,10 +92,7 @@ class RunDir:
     def save_checkpoint(self, state, meta: dict):
         """The state's leaves as one uncompressed ``.npz``, written array by array: a replay
         buffer of gigabytes is never serialized into one more copy in memory."""
-        tmp = self.checkpoint_file.with_name(self.checkpoint_file.name + ".tmp")
-        with tmp.open("wb") as f:
-            np.savez(f, *jax.tree.leaves(state))
-        os.replace(tmp, self.checkpoint_file)
+        atomic_write(self.checkpoint_file, lambda f: np.savez(f, *jax.tree.leaves(state)))
         atomic_write(self.meta_file, json.dumps(meta))
 
     def load_checkpoint(self, template):
