@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from lica.config import resolve
-from lica.train import make_trainer
+from lica.train import SEED_AXIS, make_trainer, over_seeds
 
 
 def raw_env_rate(env, n_envs, steps, repeats=3):
@@ -47,7 +47,7 @@ def training_rate(trainer, config, updates):
     """Env steps/s of ``updates`` whole training updates, all seeds vmapped, after compiling."""
     init = jax.jit(jax.vmap(trainer.init))
     # donated, as in training: a replay buffer is then updated in place, not copied per call
-    update = jax.jit(jax.vmap(lambda ts: trainer.update(ts)[0]), donate_argnums=0)
+    update = jax.jit(over_seeds(trainer, lambda ts: trainer.update(ts)[0]), donate_argnums=0)
     state = update(init(jax.random.split(jax.random.PRNGKey(0), config.seeds)))
     start_steps = int(jax.block_until_ready(state).env_steps.sum())
     start = time.perf_counter()
@@ -67,7 +67,7 @@ def main():
     parser.add_argument("--set", nargs="*", default=[], dest="sets")
     args = parser.parse_args()
     config = resolve(args.env, args.algo, sets=args.sets, seeds=args.seeds)
-    trainer = make_trainer(config)
+    trainer = make_trainer(config, seed_axis=SEED_AXIS)
     env = trainer.env
     raw = raw_env_rate(env, config.batch_size * config.seeds, env.spec.episode_limit)
     train, elapsed = training_rate(trainer, config, args.updates)

@@ -33,6 +33,6 @@ def draw_episode(trainer, state, path):
     batch, _, env_states = jax.jit(
         lambda s: rollout(trainer.env, trainer.algo, s.algo, s.key, 1, greedy=True, keep_states=True)
     )(state)
-    length = int(jnp.sum(batch.mask)) + 1  # the states of every step plus the final one
-    frames = [jax.tree.map(lambda x: x[t, 0], env_states) for t in range(length)]
+    steps = int(jnp.sum(batch.mask))  # the state before every step, then the one after the last
+    frames = [jax.tree.map(lambda x: x[t, 0], env_states) for t in [*range(steps), -1]]
     trainer.env.render(frames, str(path))

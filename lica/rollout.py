@@ -17,13 +17,21 @@ def _zero_padding(alive, tree):
     return jax.tree.map(lambda x: jnp.where(alive.reshape(alive.shape + (1,) * (x.ndim - 1)) > 0, x, 0), tree)
 
 
-def rollout(env, algo, algo_state, key, n_envs: int, greedy: bool, keep_states: bool = False):
+def rollout(env, algo, algo_state, key, n_envs: int, greedy: bool, keep_states: bool = False,
+            seed_axis: str | None = None):
     """Play one episode in each of ``n_envs`` environments, padded to ``episode_limit`` steps.
 
     Returns ``(batch, episode_stats, env_states)``: ``episode_stats`` holds per-episode
     ``return``, ``length`` and each ``info`` key summed over the episode's valid steps;
     ``env_states`` is the time-major stack of environment states when ``keep_states`` (for
-    rendering), else ``None``.
+    rendering; the last entry is the state after the final step), else ``None``.
+
+    The loop stops once every episode has ended (PyMARL stops its runner there too): the steps
+    after that stay all-zero padding, never computed, which saves most of the work where
+    episodes end far before the limit (2c_vs_64zg: ~20 of 400 steps early in training). Under
+    a ``vmap`` over seeds, pass its ``seed_axis`` name: the loop then runs until every seed's
+    episodes have ended, so its condition is one value, not one per seed (a per-seed condition
+    would make XLA select between old and new copies of the whole record every step).
     """
     spec = env.spec
     reset_key, key = jax.random.split(key)
@@ -37,21 +45,37 @@ def rollout(env, algo, algo_state, key, n_envs: int, greedy: bool, keep_states: 
         actions, probs, carry = algo.act(algo_state, carry, obs, avail, act_key, greedy)
         nxt = jax.vmap(env.step)(jax.random.split(env_key, n_envs), env_state, actions)
         next_obs, next_state, next_avail, reward, terminated, info, next_env_state = nxt
-        reward, info = _zero_padding(alive, (reward, info))
-        record = dict(obs=obs, state=state, avail=avail, actions=actions, probs=probs,
-                      reward=reward, terminated=terminated.astype(jnp.float32), mask=alive,
-                      info=info, env_state=env_state if keep_states else None)
+        record = _zero_padding(alive, dict(  # a step after the episode is all zeros
+            obs=obs, state=state, avail=avail, actions=actions, probs=probs, reward=reward,
+            terminated=terminated.astype(jnp.float32), mask=alive, info=info))
+        record["env_state"] = env_state if keep_states else None
         alive = alive * (1.0 - terminated.astype(jnp.float32))
         return (next_obs, next_state, next_avail, next_env_state, carry, alive), record
 
     init = (obs, state, avail, env_state, carry, jnp.ones((n_envs,)))
     step_keys = jax.random.split(key, spec.episode_limit + 1)
-    (obs, state, avail, env_state, carry, alive), seq = jax.lax.scan(step, init, step_keys[:-1])
+    record = jax.eval_shape(step, init, step_keys[0])[1]
+    seq = jax.tree.map(lambda r: jnp.zeros((spec.episode_limit,) + r.shape, r.dtype), record)
+
+    def running(loop):
+        t, (*_, alive), _ = loop
+        any_alive = jnp.any(alive > 0).astype(jnp.int32)
+        if seed_axis is not None:
+            any_alive = jax.lax.pmax(any_alive, seed_axis)
+        return (t < spec.episode_limit) & (any_alive > 0)
+
+    def body(loop):
+        t, inner, seq = loop
+        inner, record = step(inner, step_keys[t])
+        return t + 1, inner, jax.tree.map(lambda s, r: s.at[t].set(r), seq, record)
+
+    _, (obs, state, avail, env_state, carry, alive), seq = jax.lax.while_loop(running, body, (0, init, seq))
     obs, state = _zero_padding(alive, (obs, state))
     actions, probs, _ = algo.act(algo_state, carry, obs, avail, step_keys[-1], greedy)
     zeros = jnp.zeros((n_envs,))
-    last = dict(obs=obs, state=state, avail=avail, actions=actions, probs=probs,
-                reward=zeros, terminated=zeros, mask=zeros)
+    # The step after the limit, to bootstrap from; padding where the episode had ended.
+    last = _zero_padding(alive, dict(obs=obs, state=state, avail=avail, actions=actions, probs=probs))
+    last.update(reward=zeros, terminated=zeros, mask=zeros)
     batch = Batch(**_concat_last({k: seq[k] for k in last}, last))
 
     mask = seq["mask"]

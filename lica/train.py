@@ -35,9 +35,15 @@ def episode_metrics(stats, prefix):
     return out
 
 
-class Trainer(NamedTuple):
-    """The pure pieces of a run, for one seed; ``make_train`` vmaps and jits them."""
+# The name of the seed axis that ``make_train`` vmaps over; rollouts reduce over it.
+SEED_AXIS = "seeds"
 
+
+class Trainer(NamedTuple):
+    """The pure pieces of a run, for one seed; ``make_train`` vmaps and jits them. Built with
+    ``seed_axis``, ``update`` and ``evaluate`` must run under ``over_seeds``."""
+
+    seed_axis: str | None
     env: Any
     algo: Any
     init: Any  # key -> TrainState
@@ -45,7 +51,7 @@ class Trainer(NamedTuple):
     evaluate: Any  # TrainState -> metrics
 
 
-def make_trainer(config, env=None) -> Trainer:
+def make_trainer(config, env=None, seed_axis: str | None = None) -> Trainer:
     env = env or envs.make(config.env, **config.env_args)
     algo = algos.make(config, env.spec)
 
@@ -58,7 +64,8 @@ def make_trainer(config, env=None) -> Trainer:
         evaluation point while others train on) hands the algorithm an all-padding batch, so
         its replay buffer stays as it was; ``make_train`` then keeps the rest of its state."""
         key, roll_key, update_key = jax.random.split(ts.key, 3)
-        batch, stats, _ = rollout(env, algo, ts.algo, roll_key, config.batch_size, greedy=False)
+        batch, stats, _ = rollout(env, algo, ts.algo, roll_key, config.batch_size, greedy=False,
+                                  seed_axis=seed_axis)
         batch = batch._replace(mask=batch.mask * active)
         algo_state, metrics = algo.update(ts.algo, batch, update_key)
         steps = ts.env_steps + jnp.sum(batch.mask).astype(jnp.int32)
@@ -67,10 +74,15 @@ def make_trainer(config, env=None) -> Trainer:
 
     def evaluate(ts):
         key = jax.random.fold_in(ts.key, 1)  # evaluation never advances the training key
-        _, stats, _ = rollout(env, algo, ts.algo, key, config.eval_episodes, greedy=True)
+        _, stats, _ = rollout(env, algo, ts.algo, key, config.eval_episodes, greedy=True, seed_axis=seed_axis)
         return episode_metrics(stats, "test")
 
-    return Trainer(env, algo, init, update, evaluate)
+    return Trainer(seed_axis, env, algo, init, update, evaluate)
+
+
+def over_seeds(trainer, fn):
+    """``fn`` (one of the trainer's per-seed functions) vmapped over a leading seed axis."""
+    return jax.vmap(fn, axis_name=trainer.seed_axis)
 
 
 def keep_active(active, new, old):
@@ -97,10 +109,8 @@ def make_chunk(trainer, config):
     The loop runs while any seed is short of its point, all seeds in lockstep (a ``vmap`` of a
     per-seed ``while_loop`` would select the whole state, replay buffers included, every step).
     """
-    update = jax.vmap(trainer.update)
-    evaluate = jax.vmap(trainer.evaluate)
-    seeds = config.seeds
-    metrics_shape = jax.eval_shape(lambda: trainer.update(trainer.init(jax.random.PRNGKey(0)))[1])
+    update = over_seeds(trainer, trainer.update)
+    evaluate = over_seeds(trainer, trainer.evaluate)
 
     def chunk(ts):
         next_eval = jnp.minimum((ts.env_steps // config.eval_interval + 1) * config.eval_interval, config.env_steps)
@@ -113,8 +123,9 @@ def make_chunk(trainer, config):
             total = jax.tree.map(lambda t, m: t + jnp.where(active, m, 0), total, metrics)
             return ts, total, count + active
 
-        zeros = jax.tree.map(lambda s: jnp.zeros((seeds,) + s.shape, s.dtype), metrics_shape)
-        carry = (ts, zeros, jnp.zeros((seeds,), jnp.int32))
+        metrics_shape = jax.eval_shape(update, ts, ts.env_steps < next_eval)[1]
+        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), metrics_shape)
+        carry = (ts, zeros, jnp.zeros(ts.env_steps.shape, jnp.int32))
         ts, total, count = jax.lax.while_loop(lambda c: jnp.any(c[0].env_steps < next_eval), body, carry)
         means = jax.tree.map(lambda x: x / jnp.maximum(count, 1), total)
         return ts, {**means, **evaluate(ts), "chunk_updates": count}
@@ -125,9 +136,9 @@ def make_chunk(trainer, config):
 def make_train(config, env=None):
     """``(trainer, init, chunk, evaluate)``: ``init``, ``chunk`` and ``evaluate`` jitted over
     ``config.seeds`` seeds; ``chunk`` consumes (donates) the state it is given."""
-    trainer = make_trainer(config, env)
+    trainer = make_trainer(config, env, seed_axis=SEED_AXIS)
     seeds = jnp.arange(config.seeds) + config.seed
     init = jax.jit(lambda: jax.vmap(lambda s: trainer.init(jax.random.PRNGKey(s)))(seeds))
     chunk = jax.jit(make_chunk(trainer, config), donate_argnums=0)
-    evaluate = jax.jit(jax.vmap(trainer.evaluate))
+    evaluate = jax.jit(over_seeds(trainer, trainer.evaluate))
     return trainer, init, chunk, evaluate
