@@ -1,5 +1,5 @@
-"""The replay buffer ignores the empty episodes that a seed past its evaluation point hands it
-in the seed-batched training loop (so the buffer is updated in place, never copied)."""
+"""The seed-batched training loop: seeds that reached their evaluation point are frozen exactly,
+and a replay buffer ignores the empty episodes such a seed hands it (so it is never copied)."""
 
 import jax
 import jax.numpy as jnp
@@ -7,7 +7,9 @@ import numpy as np
 
 from lica import replay as replay_lib
 from lica.algos.value_based import empty_batch
+from lica.config import resolve
 from lica.envs.base import EnvSpec
+from lica.train import make_train
 
 
 def test_replay_stores_only_episodes_with_a_valid_step():
@@ -27,3 +29,16 @@ def test_replay_stores_only_episodes_with_a_valid_step():
     assert int(replay.size) == 4 and int(replay.insert_at) == 2
     np.testing.assert_array_equal(replay.data.obs[:, 0, 0, 0], [21.0, 23.0, 11.0, 13.0])
 
+
+def test_a_seed_at_its_budget_is_frozen_while_another_trains():
+    config = resolve("mpe:spread-3", "qmix", sets=["env_args.max_steps=5", "batch_size=2", "buffer_size=16"],
+                     seeds=2, env_steps=40, eval_interval=40)
+    _, init, chunk, _ = make_train(config)
+    state = init()
+    state = state._replace(env_steps=state.env_steps.at[0].set(40))  # seed 0 is done
+    before = jax.tree.map(lambda x: np.asarray(x[0]), state)
+    state, metrics = chunk(state)
+    after = jax.tree.map(lambda x: np.asarray(x[0]), state)
+    assert list(np.asarray(metrics["chunk_updates"])) == [0, 4]
+    assert jax.tree.all(jax.tree.map(np.array_equal, before, after))
+    assert int(state.env_steps[1]) == 40 and int(state.algo.replay.size[1]) == 8
