@@ -7,7 +7,7 @@ import pytest
 from jaxmarl.environments.smax.heuristic_enemy import get_heuristic_policy_initial_state
 from jaxmarl.environments.smax.smax_env import Scenario
 
-from lica.envs import make, smac
+from lica.envs import make, smac, smac_scripted
 from lica.envs.smax_units import (
     COLOSSUS, COLOSSUS_SPLASH, ENERGY_REGEN, HP_PER_ENERGY, MARAUDER, MARINE, MEDIVAC, MEDIVAC_HEAL_RATE,
     ZERGLING, HeuristicEnemyUnitSMAX, UnitSMAX,
@@ -209,33 +209,16 @@ def test_no_termination_on_time_out(envs, jitted):
         assert not bool(terminated) and float(info["won"]) == 0.0
 
 
-def random_win_rate(env, n_episodes, key=KEY):
-    """Win rate and mean return of the uniform random policy over available actions."""
-
-    def episode(key):
-        reset_key, key = jax.random.split(key)
-        _, _, avail, es = env.reset(reset_key)
-
-        def step(carry, key):
-            es, avail, alive, ret, won = carry
-            act_key, step_key = jax.random.split(key)
-            actions = jax.random.categorical(act_key, jnp.where(avail > 0, 0.0, -jnp.inf))
-            _, _, avail, reward, terminated, info, es = env.step(step_key, es, actions)
-            return (es, avail, alive * (1 - terminated), ret + alive * reward, won + alive * info["won"]), None
-
-        init = (es, avail, 1.0, 0.0, 0.0)
-        (_, _, _, ret, won), _ = jax.lax.scan(step, init, jax.random.split(key, env.spec.episode_limit))
-        return won, ret
-
-    won, ret = jax.jit(jax.vmap(episode))(jax.random.split(key, n_episodes))
-    return float(jnp.mean(won)), float(jnp.mean(ret))
-
-
-def test_random_policy_rarely_wins_2s3z(envs):
-    win_rate, mean_return = random_win_rate(envs["2s3z"], 64)
+def test_random_policy_rarely_wins_2s3z_and_focus_fire_beats_it(envs):
+    env = envs["2s3z"]
+    random, focus = (smac_scripted.policies(env)[name] for name in ("random", "focus"))
+    mean_return, win_rate = smac_scripted.evaluate(env, random, 64)
     print(f"2s3z uniform random policy: win rate {win_rate:.3f}, mean return {mean_return:.2f}")
     assert win_rate <= 0.1
     assert 0.0 < mean_return < 20.0
+    # focus fire (each unit shoots the weakest enemy in range) wins this symmetric map
+    focus_return, focus_win_rate = smac_scripted.evaluate(env, focus, 16)
+    assert focus_win_rate >= 0.5 and focus_return > 2 * mean_return
 
 
 def test_render(envs, jitted, tmp_path):
