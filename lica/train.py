@@ -13,6 +13,7 @@ import jax.numpy as jnp
 
 from lica import algos, envs
 from lica import replay as replay_lib
+from lica.batch import update_trimmed
 from lica.rollout import rollout
 
 
@@ -67,7 +68,10 @@ def make_trainer(config, env=None, seed_axis: str | None = None) -> Trainer:
         batch, stats, _ = rollout(env, algo, ts.algo, roll_key, config.batch_size, greedy=False,
                                   seed_axis=seed_axis)
         batch = batch._replace(mask=batch.mask * active)
-        algo_state, metrics = algo.update(ts.algo, batch, update_key)
+        if algo.on_policy:
+            algo_state, metrics = update_trimmed(algo.update, ts.algo, batch, update_key, seed_axis)
+        else:
+            algo_state, metrics = algo.update(ts.algo, batch, update_key)
         steps = ts.env_steps + jnp.sum(batch.mask).astype(jnp.int32)
         ts = TrainState(algo_state, key, steps, ts.updates + 1)
         return ts, {**metrics, **episode_metrics(stats, "train")}

@@ -13,9 +13,13 @@ class Algorithm(NamedTuple):
       ``obs [B, N, obs_dim]``; ``greedy`` is a Python bool (test episodes take the argmax).
     - ``update(algo_state, batch, key) -> (algo_state, metrics)``: one training step on a fresh
       ``Batch``; metrics is a dict of scalars.
+    - ``on_policy``: ``update`` learns from the fresh batch alone (no replay) and reads padding
+      as absent, so the trainer may cut trailing padding off the batch
+      (``lica.batch.update_trimmed``).
     """
 
     init: Callable[..., Any]
     init_carry: Callable[..., Any]
     act: Callable[..., Any]
     update: Callable[..., Any]
+    on_policy: bool = False

@@ -233,4 +233,4 @@ def make(spec, config: Config) -> Algorithm:
                                env_steps=state.env_steps + jnp.sum(batch.mask).astype(jnp.int32))
         return state, {**critic_metrics, **policy_metrics, "epsilon": eps}
 
-    return Algorithm(init, init_carry, act, update)
+    return Algorithm(init, init_carry, act, update, on_policy=True)

@@ -182,4 +182,4 @@ def make(spec, config: Config) -> Algorithm:
         state, policy_metrics = policy_step(state, batch, key)
         return state, {**critic_metrics, **policy_metrics}
 
-    return Algorithm(init, init_carry, act, update)
+    return Algorithm(init, init_carry, act, update, on_policy=True)

@@ -240,4 +240,4 @@ def make(spec, config: Config) -> Algorithm:
                    "agent_grad_norm": optax.global_norm(grads), "epsilon": eps}
         return state, metrics
 
-    return Algorithm(init, init_carry, act, update)
+    return Algorithm(init, init_carry, act, update, on_policy=True)

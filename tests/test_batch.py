@@ -1,0 +1,56 @@
+"""Cutting trailing padding off a batch (``lica.batch.update_trimmed``) changes only the cost."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lica import algos
+from lica.batch import trim_lengths, update_trimmed
+from lica.config import resolve
+from lica.rollout import rollout
+from lica.train import make_trainer
+
+
+def test_trim_lengths_double_up_to_the_full_length():
+    assert trim_lengths(401) == [32, 64, 128, 256, 401]
+    assert trim_lengths(26) == [26]
+    assert trim_lengths(64) == [32, 64]
+
+
+@pytest.fixture(scope="module")
+def short_episodes():
+    """A uniform-policy batch on smac:3m: episodes end after ~20 of 60 allowed steps."""
+    trainer = make_trainer(resolve("smac:3m", "random", sets=["batch_size=4"]))
+    batch, stats, _ = rollout(trainer.env, trainer.algo, (), jax.random.PRNGKey(1), 4, greedy=False)
+    assert batch.mask.shape[0] == 61 and int(jnp.max(stats["length"])) + 1 <= 32  # so it is cut to 32
+    return trainer.env.spec, batch
+
+
+@pytest.mark.parametrize("name", ["lica", "coma", "liir"])
+def test_an_on_policy_update_on_the_cut_batch_equals_the_full_one(short_episodes, name):
+    spec, batch = short_episodes
+    algo = algos.make(resolve("smac:3m", name), spec)
+    assert algo.on_policy
+    state, key = algo.init(jax.random.PRNGKey(0)), jax.random.PRNGKey(2)
+    full = jax.jit(algo.update)(state, batch, key)
+    cut = jax.jit(lambda s, b, k: update_trimmed(algo.update, s, b, k))(state, batch, key)
+    for x, y in zip(jax.tree.leaves(full), jax.tree.leaves(cut)):
+        np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-5)
+
+
+def test_the_cut_under_a_seed_vmap_is_one_branch_for_all_seeds(short_episodes):
+    # Every seed gets the cut the longest episode of any seed needs (a padding-only seed's
+    # need of 1 step must not cut another's steps), and it is a cond, not a select of all cuts.
+    spec, batch = short_episodes
+
+    def update(state, b, key):
+        return state, {"steps": jnp.sum(b.mask), "rows": jnp.float32(b.mask.shape[0])}
+
+    pair = jax.tree.map(lambda x: jnp.stack([x, x]), batch)
+    pair = pair._replace(mask=pair.mask.at[1].set(0.0))
+    seeds = jax.vmap(lambda b: update_trimmed(update, (), b, None, "seeds"), axis_name="seeds")
+    _, metrics = jax.jit(seeds)(pair)
+    np.testing.assert_allclose(metrics["steps"], [jnp.sum(batch.mask), 0.0])
+    np.testing.assert_allclose(metrics["rows"], [32, 32])
+    assert " cond[" in str(jax.make_jaxpr(seeds)(pair))
