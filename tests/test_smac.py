@@ -212,13 +212,17 @@ def test_no_termination_on_time_out(envs, jitted):
 def test_random_policy_rarely_wins_2s3z_and_focus_fire_beats_it(envs):
     env = envs["2s3z"]
     random, focus = (smac_scripted.policies(env)[name] for name in ("random", "focus"))
-    mean_return, win_rate = smac_scripted.evaluate(env, random, 64)
+    mean_return, win_rate, _ = smac_scripted.evaluate(env, random, 64)
     print(f"2s3z uniform random policy: win rate {win_rate:.3f}, mean return {mean_return:.2f}")
     assert win_rate <= 0.1
     assert 0.0 < mean_return < 20.0
     # focus fire (each unit shoots the weakest enemy in range) wins this symmetric map
-    focus_return, focus_win_rate = smac_scripted.evaluate(env, focus, 16)
+    focus_return, focus_win_rate, _ = smac_scripted.evaluate(env, focus, 16)
     assert focus_win_rate >= 0.5 and focus_return > 2 * mean_return
+    # the same 16 battles' worth, 4 back to back in each of 4 environments: each new battle
+    # starts fresh (a battle resumed from a finished one could not be won)
+    _, back_to_back_win_rate, battles = smac_scripted.evaluate(env, focus, 16, n_envs=4)
+    assert battles == 16 and back_to_back_win_rate >= 0.5
 
 
 def test_render(envs, jitted, tmp_path):

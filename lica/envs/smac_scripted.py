@@ -73,38 +73,66 @@ def policies(env):
     return {"random": random, "focus": _scripted(env, weakest, False), "splash_kite": _scripted(env, crowded, True)}
 
 
-def evaluate(env, act, episodes, seed=0):
-    """Mean return and win rate of ``act`` over ``episodes`` battles of at most the map's limit."""
+def evaluate(env, act, episodes, seed=0, n_envs=256, chunk_steps=500):
+    """``(mean return, win rate, battles)`` of ``act`` over ``episodes`` battles, rounded up to a
+    multiple of the number of environments (``battles``).
 
-    def episode(key):
-        reset_key, key = jax.random.split(key)
-        _, _, avail, env_state = env.reset(reset_key)
+    Each of ``n_envs`` vmapped environments plays its share of battles back to back, a new one
+    starting where the last ended, so millions of short battles cost no padding. Every
+    environment plays exactly its share (a later battle is not cut off or left out), so short
+    battles are not over-represented. Jitted chunks of ``chunk_steps`` steps run until all
+    shares are played.
+    """
+    n_envs = min(n_envs, episodes)
+    share = -(-episodes // n_envs)
+    limit = env.spec.episode_limit
+    reset = jax.vmap(env.reset)
 
-        def step(carry, key):
-            env_state, avail, over, ret, won = carry
-            act_key, step_key = jax.random.split(key)
-            actions = act(act_key, env_state.state, avail)
-            _, _, avail, reward, terminated, info, env_state = env.step(step_key, env_state, actions)
-            live = 1.0 - over
-            return (env_state, avail, jnp.maximum(over, terminated), ret + live * reward, won + live * info["won"]), None
+    def step(carry, key):
+        env_state, avail, t, ret, played, total_return, wins = carry
+        act_key, step_key, reset_key = jax.random.split(key, 3)
+        actions = jax.vmap(act)(jax.random.split(act_key, n_envs), env_state.state, avail)
+        out = jax.vmap(env.step)(jax.random.split(step_key, n_envs), env_state, actions)
+        _, _, avail, reward, terminated, info, env_state = out
+        counts = played < share  # an environment that has played its share plays on uncounted
+        ret, t = ret + reward, t + 1
+        ended = terminated | (t >= limit)
+        scored = ended & counts
+        total_return += jnp.where(scored, ret, 0.0)
+        wins += jnp.where(scored, info["won"], 0.0)
+        played += scored
+        _, _, fresh_avail, fresh_state = reset(jax.random.split(reset_key, n_envs))
+        pick = lambda new, old: jnp.where(ended.reshape(ended.shape + (1,) * (new.ndim - 1)), new, old)
+        env_state, avail = jax.tree.map(pick, (fresh_state, fresh_avail), (env_state, avail))
+        return (env_state, avail, jnp.where(ended, 0, t), jnp.where(ended, 0.0, ret), played, total_return, wins), None
 
-        init = (env_state, avail, 0.0, 0.0, 0.0)
-        (*_, ret, won), _ = jax.lax.scan(step, init, jax.random.split(key, env.spec.episode_limit))
-        return ret, won
-
-    ret, won = jax.jit(jax.vmap(episode))(jax.random.split(jax.random.PRNGKey(seed), episodes))
-    return float(ret.mean()), float(won.mean())
+    run = jax.jit(lambda carry, keys: jax.lax.scan(step, carry, keys)[0])
+    key, reset_key = jax.random.split(jax.random.PRNGKey(seed))
+    _, _, avail, env_state = reset(jax.random.split(reset_key, n_envs))
+    zeros = jnp.zeros(n_envs)
+    carry = (env_state, avail, jnp.zeros(n_envs, jnp.int32), zeros, jnp.zeros(n_envs, jnp.int32), zeros, zeros)
+    while int(carry[4].min()) < share:
+        key, chunk_key = jax.random.split(key)
+        carry = run(carry, jax.random.split(chunk_key, chunk_steps))
+    *_, total_return, wins = carry
+    count = n_envs * share
+    return float(total_return.sum()) / count, float(wins.sum()) / count, count
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--map", default="2c_vs_64zg", choices=smac.TASKS)
     parser.add_argument("--episodes", type=int, default=128)
+    parser.add_argument("--policy", nargs="*", choices=["random", "focus", "splash_kite"],
+                        help="the policies to play (default: all)")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     env = smac.make(args.map)
     for name, act in policies(env).items():
-        ret, won = evaluate(env, act, args.episodes)
-        print(f"{args.map} {name:12s} return {ret:6.2f}  win rate {won:.3f} ({round(won * args.episodes)}/{args.episodes})")
+        if args.policy and name not in args.policy:
+            continue
+        ret, won, battles = evaluate(env, act, args.episodes, args.seed)
+        print(f"{args.map} {name:12s} return {ret:6.2f}  win rate {won:.6f} ({round(won * battles)}/{battles})")
 
 
 if __name__ == "__main__":
