@@ -45,9 +45,10 @@ def rollout(env, algo, algo_state, key, n_envs: int, greedy: bool, keep_states: 
         actions, probs, carry = algo.act(algo_state, carry, obs, avail, act_key, greedy)
         nxt = jax.vmap(env.step)(jax.random.split(env_key, n_envs), env_state, actions)
         next_obs, next_state, next_avail, reward, terminated, info, next_env_state = nxt
-        record = _zero_padding(alive, dict(  # a step after the episode is all zeros
-            obs=obs, state=state, avail=avail, actions=actions, probs=probs, reward=reward,
+        record = _zero_padding(alive, dict(  # a step after the episode is all zeros (obs, state: above)
+            avail=avail, actions=actions, probs=probs, reward=reward,
             terminated=terminated.astype(jnp.float32), mask=alive, info=info))
+        record.update(obs=obs, state=state)
         record["env_state"] = env_state if keep_states else None
         alive = alive * (1.0 - terminated.astype(jnp.float32))
         return (next_obs, next_state, next_avail, next_env_state, carry, alive), record
