@@ -17,6 +17,12 @@ def masked_mean(x, mask):
     return total / jnp.maximum(jnp.sum(mask), 1.0)
 
 
+def where_leading(cond, new, old):
+    """``new`` where ``cond`` (one flag per entry of the leading axes of ``new``) else ``old``:
+    per environment or per seed, whatever trailing axes ``new`` has."""
+    return jnp.where(cond.reshape(cond.shape + (1,) * (new.ndim - cond.ndim)), new, old)
+
+
 def mask_logits(logits, avail):
     """Set the logits of unavailable actions to a very large negative number."""
     return jnp.where(avail > 0, logits, MASKED_LOGIT)

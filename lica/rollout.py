@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 
+from lica import ops
 from lica.batch import Batch
 
 
@@ -14,7 +15,7 @@ def _concat_last(seq, last):
 def _zero_padding(alive, tree):
     """Zero what environments return after their episode ended, so padding is exactly 0 (as in
     PyMARL's buffers) and no garbage or NaN from a finished episode reaches a gradient."""
-    return jax.tree.map(lambda x: jnp.where(alive.reshape(alive.shape + (1,) * (x.ndim - 1)) > 0, x, 0), tree)
+    return jax.tree.map(lambda x: ops.where_leading(alive > 0, x, 0), tree)
 
 
 def rollout(env, algo, algo_state, key, n_envs: int, greedy: bool, keep_states: bool = False,

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from lica import algos, envs
+from lica import algos, envs, ops
 from lica import replay as replay_lib
 from lica.batch import update_trimmed
 from lica.rollout import rollout
@@ -99,7 +99,7 @@ def keep_active(active, new, old):
     def pick(n, o):
         if isinstance(n, replay_lib.Replay):
             return n
-        return jnp.where(active.reshape(active.shape + (1,) * (n.ndim - 1)), n, o)
+        return ops.where_leading(active, n, o)
 
     return jax.tree.map(pick, new, old, is_leaf=lambda x: isinstance(x, replay_lib.Replay))
 

@@ -90,3 +90,11 @@ def test_gumbel_straight_through_is_one_hot_forward_soft_backward():
     assert set(np.asarray(sample).ravel().tolist()) == {0.0, 1.0} and float(sample[0, 2]) == 0.0
     grad = jax.grad(lambda l: jnp.sum(ops.gumbel_softmax_st(jax.random.PRNGKey(3), l, avail) * jnp.array([1.0, 2.0, 3.0])))(logits)
     assert float(jnp.abs(grad[0, :2]).sum()) > 0  # gradients flow through the soft sample
+
+
+def test_where_leading_picks_whole_rows_by_a_flag_per_row():
+    new, old = jnp.arange(12.0).reshape(2, 3, 2), -jnp.ones((2, 3, 2))
+    picked = ops.where_leading(jnp.array([True, False]), new, old)
+    np.testing.assert_array_equal(picked[0], new[0])
+    np.testing.assert_array_equal(picked[1], old[1])
+    np.testing.assert_array_equal(ops.where_leading(jnp.array([0.0, 1.0]) > 0, jnp.ones(2), 0), [0.0, 1.0])

@@ -20,6 +20,7 @@ import argparse
 import jax
 import jax.numpy as jnp
 
+from lica import ops
 from lica.envs import smac
 
 NORTH, EAST, SOUTH, WEST, STOP, N_MOVES = 0, 1, 2, 3, 4, 5
@@ -102,8 +103,8 @@ def evaluate(env, act, episodes, seed=0, n_envs=256, chunk_steps=500):
         wins += jnp.where(scored, info["won"], 0.0)
         played += scored
         _, _, fresh_avail, fresh_state = reset(jax.random.split(reset_key, n_envs))
-        pick = lambda new, old: jnp.where(ended.reshape(ended.shape + (1,) * (new.ndim - 1)), new, old)
-        env_state, avail = jax.tree.map(pick, (fresh_state, fresh_avail), (env_state, avail))
+        fresh = (fresh_state, fresh_avail)
+        env_state, avail = jax.tree.map(lambda new, old: ops.where_leading(ended, new, old), fresh, (env_state, avail))
         return (env_state, avail, jnp.where(ended, 0, t), jnp.where(ended, 0.0, ret), played, total_return, wins), None
 
     run = jax.jit(lambda carry, keys: jax.lax.scan(step, carry, keys)[0])
