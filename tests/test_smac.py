@@ -10,11 +10,12 @@ from jaxmarl.environments.smax.smax_env import Scenario
 from lica.envs import make, smac, smac_scripted
 from lica.envs.smax_units import (
     COLOSSUS, COLOSSUS_SPLASH, ENERGY_REGEN, HP_PER_ENERGY, MARAUDER, MARINE, MEDIVAC, MEDIVAC_HEAL_RATE,
-    ZERGLING, HeuristicEnemyUnitSMAX, UnitSMAX,
+    STALKER, ZERGLING, HeuristicEnemyUnitSMAX, UnitSMAX,
 )
 
 KEY = jax.random.PRNGKey(0)
 DT = 1.0 / 16  # SMAX's world step
+COLOSSUS_VS_LIGHT = 30.0  # StarCraft II: 2 x (10 + 5 vs light)
 
 
 def scenario(allies, enemies):
@@ -94,7 +95,7 @@ def test_colossus_hits_every_unit_in_the_area_and_none_outside():
     before = np.asarray(state.unit_health)
     after = np.asarray(world_steps(sim, state, [5 + 0] + [0] * 7).unit_health)  # colossus attacks enemy 0
     lost = before - after
-    np.testing.assert_allclose(lost[2:5], sim.unit_type_attacks[COLOSSUS])  # the target and the 2 others in the area
+    np.testing.assert_allclose(lost[2:5], COLOSSUS_VS_LIGHT)  # the target and the 2 others in the area
     np.testing.assert_allclose(lost[5:], 0.0)  # the 3 outside
     np.testing.assert_allclose(lost[:2], 0.0)  # the colossus' own side
 
@@ -103,9 +104,23 @@ def test_colossus_splash_reaches_no_flying_unit_and_needs_range():
     sim = UnitSMAX(scenario=scenario([COLOSSUS], [ZERGLING, MEDIVAC]))
     state = staged(sim, [[8.0, 16.0], [14.0, 16.0], [14.2, 16.0]])
     lost = np.asarray(state.unit_health - world_steps(sim, state, [5, 0, 0]).unit_health)
-    np.testing.assert_allclose(lost, [0.0, sim.unit_type_attacks[COLOSSUS], 0.0])
+    np.testing.assert_allclose(lost, [0.0, COLOSSUS_VS_LIGHT, 0.0])
     far = staged(sim, [[2.0, 16.0], [14.0, 16.0], [14.2, 16.0]])  # out of range: nothing
     np.testing.assert_allclose(world_steps(sim, far, [5, 0, 0]).unit_health, far.unit_health)
+
+
+def test_colossus_bonus_only_against_light_and_its_armor_only_on_the_hull():
+    sim = UnitSMAX(scenario=scenario([COLOSSUS, COLOSSUS], [ZERGLING, STALKER, COLOSSUS]))
+    positions = [[10.0, 16.0], [10.0, 12.0], [11.5, 16.0], [14.0, 12.0], [10.0, 14.0]]
+    # enemy attack slot k addresses ally 1 - k: the zergling's 5 + 1 hits ally 0
+    full = staged(sim, positions)
+    lost = full.unit_health - world_steps(sim, full, [5 + 0, 5 + 1, 5 + 1, 0, 0]).unit_health
+    np.testing.assert_allclose(lost[2:4], [COLOSSUS_VS_LIGHT, 20.0])  # zergling is light, stalker is not
+    np.testing.assert_allclose(lost[0], 5.0)  # the zergling's 5 land on shields: no armor
+    hull = staged(sim, positions, health=[150.0, 200.0, 35.0, 160.0, 100.0])  # colossus shields gone
+    lost = hull.unit_health - world_steps(sim, hull, [0, 5 + 2, 5 + 1, 0, 0]).unit_health
+    np.testing.assert_allclose(lost[0], 5.0 - 1.0)  # armor 1 against the zergling's hit
+    np.testing.assert_allclose(lost[4], 20.0 - 2 * 1.0)  # colossus on colossus: armor on each lance
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +177,7 @@ def test_air_units_only_hit_by_anti_air(medic):
     # enemy action 5 + k addresses ally n_allies - 1 - k, so the medivac (ally 0) is slot 3
     assert targets["enemy_0"][5 + 3] == 1 and targets["enemy_1"][5 + 3] == 0  # marine yes, marauder no
     after = world_steps(sim, state, [0, 0, 0, 0, 5 + 3, 5 + 3, 0, 0])
-    np.testing.assert_allclose(after.unit_health[0], 150 - sim.unit_type_attacks[MARINE])
+    np.testing.assert_allclose(after.unit_health[0], 150 - (sim.unit_type_attacks[MARINE] - 1))  # armor 1
 
 
 def test_heuristic_enemy_medivac_heals_and_marauder_skips_air():

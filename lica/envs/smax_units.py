@@ -6,13 +6,14 @@ observation layout, same action encoding) and ``HeuristicEnemyUnitSMAX`` subclas
 ``docs/smac.md``; in short:
 
 * The six SMAX unit types keep SMAX's statistics; health includes shields (SMAX's convention).
-* Colossus (type 6): 200 hp + 150 shields, 20 damage per attack (2 x 10, StarCraft II LotV),
-  cooldown 1.07, range 7, speed 3.15, sight 10. Its attack hits the target and every other
-  ground unit of the target's side within ``COLOSSUS_SPLASH`` (1.0) of the target.
-* Medivac (type 7): 150 hp, flying, no weapon. Its attack actions address *allies* and heal
-  them by 12.6 hp/s, one energy per 3 hp healed (energy 50 at start, max 200, regenerates
-  0.7875/s), never above the target's maximum health, only biological units (not itself,
-  not colossi, stalkers or other medivacs), range 4, speed 3.5, sight 11.
+* Colossus (type 6): 200 hp + 150 shields, armor 1, an attack of 2 hits of 10 (+5 each against
+  light units; StarCraft II LotV), cooldown 1.07, range 7, speed 3.15, sight 10. Its attack hits
+  the target and every other ground unit of the target's side within ``COLOSSUS_SPLASH`` (1.0)
+  of the target. Armor comes off each hit on its hit points, not on its shields.
+* Medivac (type 7): 150 hp, armor 1, flying, no weapon. Its attack actions address *allies*
+  and heal them by 12.6 hp/s, one energy per 3 hp healed (energy 50 at start, max 200,
+  regenerates 0.7875/s), never above the target's maximum health, only biological units (not
+  itself, not colossi, stalkers or other medivacs), range 4, speed 3.5, sight 11.
 * Flying units collide only with flying units and can be attacked only by units with an
   anti-air weapon (marine, stalker, hydralisk), so marauders, zealots, zerglings and colossi
   cannot target a medivac.
@@ -24,10 +25,10 @@ observation layout, same action encoding) and ``HeuristicEnemyUnitSMAX`` subclas
   The state keeps SMAX's ``world_state`` layout but is normalized to [0, 1].
 * The heuristic enemy ignores targets it cannot hit, and its medivacs heal the nearest injured
   visible ally (or follow the nearest ally) instead of attacking.
-* Unlike SMAC: no terrain, no armor, attribute bonuses or shield regeneration, per-type ranges
-  instead of SMAC's uniform 6 / 9, the colossus beam is a disc around its target, each enemy's
-  health loss is clipped at 0 (SMAC takes ``abs`` of the summed change), and a side left with
-  only medivacs has lost on both sides.
+* Unlike SMAC: no terrain, no armor or attribute bonuses for SMAX's six types, no shield
+  regeneration, per-type ranges instead of SMAC's uniform 6 / 9, the colossus beam is a disc
+  around its target, each enemy's health loss is clipped at 0 (SMAC takes ``abs`` of the
+  summed change), and a side left with only medivacs has lost on both sides.
 
 Attack slot ``k`` (action ``5 + k``) of an ally addresses enemy ``k`` (ally ``k`` for a medivac,
 as in SMAC); of an enemy it addresses ally ``num_allies - 1 - k`` (enemy ``num_agents - 1 - k``
@@ -60,6 +61,15 @@ UNIT_TYPES = (
 MARINE, MARAUDER, STALKER, ZEALOT, ZERGLING, HYDRALISK, COLOSSUS, MEDIVAC = range(8)
 N_SMAX_TYPES = 6  # the types SMAX draws from for its random (smacv2_*) scenarios
 
+# StarCraft II's armor, shields and Light attribute, for the two types added here only: SMAX's six
+# types keep SMAX's statistics (no armor, no bonus), so SMAX's own maps are unchanged.
+ARMOR = {COLOSSUS: 1.0, MEDIVAC: 1.0}  # taken off every hit on the hull (not on shields)
+SHIELDS = {COLOSSUS: 150.0}  # the part of the health that armor does not protect
+LIGHT = (MARINE, ZEALOT, ZERGLING, HYDRALISK)
+LIGHT_BONUS = {COLOSSUS: 10.0}  # Thermal Lances: +5 vs light on each of its two hits
+HITS_PER_ATTACK = {COLOSSUS: 2.0}  # armor counts once per hit
+MIN_DAMAGE = 0.5  # per hit, however thick the armor
+
 COLOSSUS_SPLASH = 1.0  # radius around the target hit by a colossus attack (docs/smac.md)
 MEDIVAC_HEAL_RATE = 12.6  # hit points healed per second
 HP_PER_ENERGY = 3.0  # hit points healed per point of energy
@@ -78,6 +88,10 @@ def _flags(types):
 
 def _column(i):
     return jnp.array([row[i] for row in UNIT_TYPES])
+
+
+def _per_type(values, default=0.0):
+    return jnp.array([values.get(t, default) for t in range(len(UNIT_TYPES))])
 
 
 @dataclass
@@ -104,6 +118,9 @@ class UnitSMAX(SMAX):
         self.unit_type_flying = _flags(_FLYING)
         self.unit_type_anti_air = _flags(_ANTI_AIR)
         self.unit_type_biological = _flags(_BIOLOGICAL)
+        self.unit_type_armor, self.unit_type_shields = _per_type(ARMOR), _per_type(SHIELDS)
+        self.unit_type_light, self.unit_type_light_bonus = _flags(LIGHT), _per_type(LIGHT_BONUS)
+        self.unit_type_hits = _per_type(HITS_PER_ATTACK, 1.0)
         self.reward_win, self.reward_death_value = reward_win, reward_death_value
         self.reward_scale_rate = reward_scale_rate
         # random scenarios keep drawing from SMAX's six types only
@@ -206,6 +223,15 @@ class UnitSMAX(SMAX):
         pos = jnp.clip(pos, 0.0, jnp.array([self.map_width, self.map_height]))
         return jnp.where(state.unit_alive[:, None], pos, state.unit_positions)
 
+    def damage_matrix(self, unit_types, health):
+        """``[i, j]``: damage of one attack of unit i on unit j. The light bonus adds to each hit;
+        armor is taken off each hit once the shields are gone, down to ``MIN_DAMAGE`` a hit."""
+        hits = self.unit_type_hits[unit_types][:, None]
+        bonus = self.unit_type_light_bonus[unit_types][:, None] * self.unit_type_light[unit_types][None, :]
+        hull = health <= self.unit_type_health[unit_types] - self.unit_type_shields[unit_types]
+        armor = jnp.where(hull, self.unit_type_armor[unit_types], 0.0)[None, :]
+        return jnp.maximum(self.unit_type_attacks[unit_types][:, None] + bonus - hits * armor, hits * MIN_DAMAGE)
+
     def area_damage(self, state, target, strikes):
         """Damage each unit receives from the attacks ``strikes`` (bool per unit) at ``target``."""
         types, pos = state.unit_types, state.unit_positions
@@ -216,7 +242,7 @@ class UnitSMAX(SMAX):
         hittable = ~self.unit_type_flying[types][None, :] | self.unit_type_anti_air[types][:, None]
         splash = splash & enemy & hittable & state.unit_alive[None, :]
         hits = strikes[:, None] & (direct | splash)
-        return jnp.sum(hits * self.unit_type_attacks[types][:, None], axis=0)
+        return jnp.sum(hits * self.damage_matrix(types, state.unit_health), axis=0)
 
     def heal(self, state, health, target, heals):
         """Apply the heals ``heals`` (bool per unit) at ``target`` to ``health``; spend energy."""
