@@ -121,6 +121,11 @@ class UnitSMAX(SMAX):
         self.unit_type_armor, self.unit_type_shields = _per_type(ARMOR), _per_type(SHIELDS)
         self.unit_type_light, self.unit_type_light_bonus = _flags(LIGHT), _per_type(LIGHT_BONUS)
         self.unit_type_hits = _per_type(HITS_PER_ATTACK, 1.0)
+        # units whose attack splashes: fixed by the scenario (random scenarios draw no colossus)
+        types = self.scenario if self.scenario is not None and not self.smacv2_unit_type_generation else None
+        splash = self.unit_type_splash.tolist()
+        splashes = [] if types is None else [i for i, t in enumerate(types.tolist()) if splash[t] > 0]
+        self.splashers = jnp.array(splashes, dtype=jnp.int32)
         self.reward_win, self.reward_death_value = reward_win, reward_death_value
         self.reward_scale_rate = reward_scale_rate
         # random scenarios keep drawing from SMAX's six types only
@@ -182,18 +187,17 @@ class UnitSMAX(SMAX):
         n_targets = jnp.where(ally == healer, n_al, n_en)  # an ally medivac or an enemy attacker addresses allies
         return jnp.clip(target, 0, n - 1), k < n_targets
 
-    def can_target(self, state):
-        """``[i, j]``: unit i may attack (or, for a medivac, heal) unit j right now, cooldown aside."""
+    def can_target(self, state, i, j):
+        """Unit i may attack (or, for a medivac, heal) unit j right now, cooldown aside; ``i`` and
+        ``j`` are index arrays that broadcast, so only the pairs asked for are computed."""
         types, pos, alive = state.unit_types, state.unit_positions, state.unit_alive
-        dist = jnp.linalg.norm(pos[:, None] - pos[None, :], axis=-1)
-        in_range = dist < self.unit_type_attack_ranges[types][:, None]
-        same_team = state.unit_teams[:, None] == state.unit_teams[None, :]
-        healer = self.unit_type_is_healer[types][:, None]
-        hittable = ~self.unit_type_flying[types][None, :] | self.unit_type_anti_air[types][:, None]
-        heals = healer & same_team & self.unit_type_biological[types][None, :]
+        in_range = jnp.linalg.norm(pos[i] - pos[j], axis=-1) < self.unit_type_attack_ranges[types[i]]
+        same_team = state.unit_teams[i] == state.unit_teams[j]
+        healer = self.unit_type_is_healer[types[i]]
+        hittable = ~self.unit_type_flying[types[j]] | self.unit_type_anti_air[types[i]]
+        heals = healer & same_team & self.unit_type_biological[types[j]]
         attacks = ~healer & ~same_team & hittable
-        pair_alive = alive[:, None] & alive[None, :] & ~jnp.eye(self.num_agents, dtype=bool)
-        return pair_alive & in_range & (heals | attacks)
+        return alive[i] & alive[j] & (i != j) & in_range & (heals | attacks)
 
     def chosen_targets(self, state, attack_actions):
         """The unit each unit's attack action addresses, and whether it is a valid target."""
@@ -202,13 +206,12 @@ class UnitSMAX(SMAX):
         slot = jnp.minimum(slot, targets.shape[1] - 1)
         target = jnp.take_along_axis(targets, slot[:, None], 1)[:, 0]
         valid = (attack_actions >= self.num_movement_actions) & jnp.take_along_axis(exists, slot[:, None], 1)[:, 0]
-        valid = valid & self.can_target(state)[jnp.arange(self.num_agents), target]
-        return target, valid
+        return target, valid & self.can_target(state, jnp.arange(self.num_agents), target)
 
     @partial(jax.jit, static_argnums=(0,))
     def get_avail_actions(self, state):
         targets, exists = self.slot_targets(state.unit_types)
-        shootable = jnp.take_along_axis(self.can_target(state), targets, 1) & exists
+        shootable = self.can_target(state, jnp.arange(self.num_agents)[:, None], targets) & exists
         moves = jnp.repeat(state.unit_alive[:, None], self.num_movement_actions - 1, 1)
         stop = jnp.ones((self.num_agents, 1), dtype=bool)
         masks = jnp.concatenate([moves, stop, shootable], 1).astype(jnp.uint8)
@@ -223,26 +226,29 @@ class UnitSMAX(SMAX):
         pos = jnp.clip(pos, 0.0, jnp.array([self.map_width, self.map_height]))
         return jnp.where(state.unit_alive[:, None], pos, state.unit_positions)
 
-    def damage_matrix(self, unit_types, health):
-        """``[i, j]``: damage of one attack of unit i on unit j. The light bonus adds to each hit;
-        armor is taken off each hit once the shields are gone, down to ``MIN_DAMAGE`` a hit."""
-        hits = self.unit_type_hits[unit_types][:, None]
-        bonus = self.unit_type_light_bonus[unit_types][:, None] * self.unit_type_light[unit_types][None, :]
-        hull = health <= self.unit_type_health[unit_types] - self.unit_type_shields[unit_types]
-        armor = jnp.where(hull, self.unit_type_armor[unit_types], 0.0)[None, :]
-        return jnp.maximum(self.unit_type_attacks[unit_types][:, None] + bonus - hits * armor, hits * MIN_DAMAGE)
+    def damage(self, state, i, j):
+        """Damage of one attack of unit i on unit j (broadcasting index arrays). The light bonus
+        adds to each hit; armor comes off each hit once the shields are gone, down to
+        ``MIN_DAMAGE`` a hit."""
+        types = state.unit_types
+        hits = self.unit_type_hits[types[i]]
+        bonus = self.unit_type_light_bonus[types[i]] * self.unit_type_light[types[j]]
+        hull = state.unit_health[j] <= self.unit_type_health[types[j]] - self.unit_type_shields[types[j]]
+        armor = jnp.where(hull, self.unit_type_armor[types[j]], 0.0)
+        return jnp.maximum(self.unit_type_attacks[types[i]] + bonus - hits * armor, hits * MIN_DAMAGE)
 
     def area_damage(self, state, target, strikes):
-        """Damage each unit receives from the attacks ``strikes`` (bool per unit) at ``target``."""
-        types, pos = state.unit_types, state.unit_positions
-        direct = target[:, None] == jnp.arange(self.num_agents)[None, :]
-        from_target = jnp.linalg.norm(pos[target][:, None] - pos[None, :], axis=-1)
-        splash = from_target <= self.unit_type_splash[types][:, None]
-        enemy = state.unit_teams[:, None] != state.unit_teams[None, :]
-        hittable = ~self.unit_type_flying[types][None, :] | self.unit_type_anti_air[types][:, None]
-        splash = splash & enemy & hittable & state.unit_alive[None, :]
-        hits = strikes[:, None] & (direct | splash)
-        return jnp.sum(hits * self.damage_matrix(types, state.unit_health), axis=0)
+        """Damage each unit receives from the attacks ``strikes`` (bool per unit) at ``target``:
+        every attack hits its target; only the units able to splash (known from the scenario,
+        so the pairwise part stays small) also hit the target's neighbours."""
+        units = jnp.arange(self.num_agents)
+        direct = jnp.zeros(self.num_agents).at[target].add(jnp.where(strikes, self.damage(state, units, target), 0.0))
+        s = self.splashers[:, None]
+        near = jnp.linalg.norm(state.unit_positions[target[s]] - state.unit_positions[units], axis=-1)
+        hittable = ~self.unit_type_flying[state.unit_types[units]] | self.unit_type_anti_air[state.unit_types[s]]
+        splash = ((near <= self.unit_type_splash[state.unit_types[s]]) & (units != target[s]) & hittable
+                  & (state.unit_teams[s] != state.unit_teams[units]) & state.unit_alive[units] & strikes[s])
+        return direct + jnp.sum(jnp.where(splash, self.damage(state, s, units), 0.0), axis=0)
 
     def heal(self, state, health, target, heals):
         """Apply the heals ``heals`` (bool per unit) at ``target`` to ``health``; spend energy."""
