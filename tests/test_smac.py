@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jaxmarl.environments.smax.heuristic_enemy import get_heuristic_policy_initial_state
-from jaxmarl.environments.smax.smax_env import Scenario
+from jaxmarl.environments.smax.smax_env import SMAX, Scenario
 
 from lica.envs import make, smac, smac_scripted
 from lica.envs.smax_units import (
@@ -197,6 +197,28 @@ def test_heuristic_enemy_medivac_heals_and_marauder_skips_air():
     after = world_steps(sim, state, acts)
     assert float(after.unit_health[4]) > 20  # the injured enemy marine was healed
     assert float(after.unit_health[1]) < 45  # the marauder hit the ally marine
+
+
+@pytest.mark.parametrize("name", ["2c_vs_64zg", "MMM2"])
+def test_fast_observations_and_collisions_equal_smax_per_pair_ones(name):
+    """The all-pairs-at-once observations and collisions give SMAX's numbers (SMAX's own
+    per-pair code, with our readiness feature) on scattered, partly dead, acting units."""
+    sim = UnitSMAX(scenario=smac.SCENARIOS[name])
+    n = sim.num_agents
+    keys = jax.random.split(KEY, 5)
+    state = sim.reset(keys[0])[1].replace(
+        unit_positions=10.0 + jax.random.uniform(keys[1], (n, 2), maxval=10.0),
+        unit_alive=jax.random.uniform(keys[2], (n,)) > 0.2,
+        prev_movement_actions=jax.random.normal(keys[3], (n, 2)),
+        prev_attack_actions=jax.random.randint(keys[4], (n,), 0, 10))
+    fast = jax.jit(sim.get_obs_unit_list)(state)
+    reference = jax.jit(lambda s: SMAX.get_obs_unit_list(sim, s))(state)
+    assert np.count_nonzero(fast["ally_0"]) > 0.3 * fast["ally_0"].size  # most units are in sight
+    for agent in sim.agents:
+        np.testing.assert_allclose(fast[agent], reference[agent], atol=1e-6)
+    if name == "2c_vs_64zg":  # no flying units: SMAX's own collisions apply unchanged
+        np.testing.assert_allclose(sim._push_units_away(state).unit_positions,
+                                   SMAX._push_units_away(sim, state).unit_positions, atol=1e-5)
 
 
 def test_won_and_termination(envs, jitted):
