@@ -19,6 +19,7 @@ import argparse
 
 import jax
 import jax.numpy as jnp
+import yaml
 
 from lica import ops
 from lica.envs import smac
@@ -127,8 +128,11 @@ def main():
     parser.add_argument("--policy", nargs="*", choices=["random", "focus", "splash_kite"],
                         help="the policies to play (default: all)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE",
+                        help="an argument of the map, as --set env_args.KEY=VALUE of lica train")
     args = parser.parse_args()
-    env = smac.make(args.map)
+    pairs = [arg.partition("=") for arg in args.env_arg]
+    env = smac.make(args.map, **{key: yaml.safe_load(value) for key, _, value in pairs})
     for name, act in policies(env).items():
         if args.policy and name not in args.policy:
             continue
