@@ -24,7 +24,7 @@ import yaml
 FIRST_COLUMNS = ["seed", "env_steps", "updates", "wall_s", "test_return_mean", "test_win_rate",
                  "test_episode_length", "policy_entropy", "critic_loss"]
 
-INT_COLUMNS = ("seed", "env_steps", "updates")
+INT_COLUMNS = ("seed", "env_steps", "updates", "train_episodes", "train_wins")
 
 
 class RunError(RuntimeError):
@@ -124,7 +124,9 @@ class RunDir:
 
 def seed_rows(config, ts, metrics, wall_s) -> list[dict]:
     """One metrics.csv row per seed from a chunk's vmapped metrics, leaving out seeds that
-    had already reached the budget and so ran no update in this chunk."""
+    had already reached the budget and so ran no update in this chunk. ``train_episodes`` (and,
+    where battles are won, ``train_wins``) count the chunk's training episodes, so that rare
+    wins can be summed over a run."""
     metrics = dict(jax.device_get(metrics))
     ran = metrics.pop("chunk_updates", None)
     steps, updates = jax.device_get((ts.env_steps, ts.updates))
@@ -135,6 +137,10 @@ def seed_rows(config, ts, metrics, wall_s) -> list[dict]:
         row = {"seed": config.seed + i, "env_steps": int(steps[i]), "updates": int(updates[i]),
                "wall_s": round(wall_s, 2)}
         row.update({k: float(v[i]) for k, v in metrics.items()})
+        if ran is not None:
+            row["train_episodes"] = int(ran[i]) * config.batch_size
+            if "train_win_rate" in row:  # a mean over the chunk's updates of equal batches
+                row["train_wins"] = round(row["train_win_rate"] * row["train_episodes"])
         rows.append(row)
     return rows
 

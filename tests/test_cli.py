@@ -1,13 +1,17 @@
 """The ``lica`` command and run directories: outputs, errors, overwrite protection, resume."""
 
 import csv
+from types import SimpleNamespace
 
 import jax.numpy as jnp
+import numpy as np
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from lica.cli import app
 from lica.envs.junction import TrafficJunction
+from lica.run import seed_rows
 
 from lica import envs
 
@@ -36,8 +40,21 @@ def test_train_writes_config_metrics_tensorboard_checkpoint(tmp_path):
                    "policy_entropy", "critic_loss"]:
         assert column in rows[0]
     assert [int(r["env_steps"]) for r in rows[-2:]] == [1280, 1280]
+    for seed in ("0", "1"):  # every training episode counted once: updates x batch size
+        mine = [r for r in rows if r["seed"] == seed]
+        batch = yaml.safe_load((run / "config.yaml").read_text())["batch_size"]
+        assert sum(int(r["train_episodes"] or 0) for r in mine) == int(mine[-1]["updates"]) * batch
     assert (run / "config.yaml").exists() and (run / "checkpoint.npz").exists()
     assert any((run / "tb" / "seed_0").iterdir())
+
+
+def test_training_episodes_and_wins_are_counted_per_chunk():
+    config = SimpleNamespace(seeds=2, seed=0, batch_size=8)
+    ts = SimpleNamespace(env_steps=np.array([100, 90]), updates=np.array([4, 3]))
+    metrics = {"train_win_rate": np.array([0.25, 0.5]), "chunk_updates": np.array([4, 0])}
+    rows = seed_rows(config, ts, metrics, wall_s=1.0)
+    assert len(rows) == 1  # seed 1 ran no update in this chunk
+    assert rows[0]["train_episodes"] == 32 and rows[0]["train_wins"] == 8
 
 
 @pytest.mark.parametrize("args, message", [
