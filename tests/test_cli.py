@@ -40,9 +40,9 @@ def test_train_writes_config_metrics_tensorboard_checkpoint(tmp_path):
                    "policy_entropy", "critic_loss"]:
         assert column in rows[0]
     assert [int(r["env_steps"]) for r in rows[-2:]] == [1280, 1280]
+    batch = yaml.safe_load((run / "config.yaml").read_text())["batch_size"]
     for seed in ("0", "1"):  # every training episode counted once: updates x batch size
         mine = [r for r in rows if r["seed"] == seed]
-        batch = yaml.safe_load((run / "config.yaml").read_text())["batch_size"]
         assert sum(int(r["train_episodes"] or 0) for r in mine) == int(mine[-1]["updates"]) * batch
     assert (run / "config.yaml").exists() and (run / "checkpoint.npz").exists()
     assert any((run / "tb" / "seed_0").iterdir())
