@@ -15,7 +15,8 @@ Allies are our agents; enemies play jaxmarl's heuristic (``HeuristicEnemySMAX``,
   which the rollout applies at ``spec.episode_limit`` = SMAC's step limit of the map.
 * ``info["won"]``: 1 on the step the allies win.
 
-Differences from SMAC (no terrain, SMAX's unit statistics, health merged with shields, time
+2c_vs_64zg has SMAClite's ravine (``lica.envs.terrain``); the other maps are SMAX's open field.
+Differences from SMAC (terrain, SMAX's unit statistics, health merged with shields, time
 step, heuristic enemy instead of the built-in AI, ...) are listed in ``docs/smac.md``.
 """
 
@@ -25,6 +26,7 @@ from jaxmarl.environments.smax.smax_env import MAP_NAME_TO_SCENARIO, Scenario
 
 from lica.envs.base import EnvSpec
 from lica.envs.smax_units import COLOSSUS, MARAUDER, MARINE, MEDIVAC, STALKER, ZEALOT, ZERGLING, HeuristicEnemyUnitSMAX
+from lica.envs.terrain import Terrain, ravine
 
 
 def _scenario(allies, enemies):
@@ -50,12 +52,20 @@ SMAC_LIMITS = {
 }
 SMAX_DEFAULT_LIMIT = 100
 
+# Maps laid out as SMAClite lays them out (uoe-agents/smaclite, smaclite_maps/*.json): terrain,
+# the centres of the allies' and enemies' start squares, and where enemies head by default.
+# The others keep SMAX's open map and start squares.
+LAYOUTS = {
+    "2c_vs_64zg": dict(terrain=ravine, team_centres=((16.0, 16.0), (16.0, 9.0)), attack_point=(16.0, 16.0)),
+}
+
 DEFAULT_ARGS = dict(
     episode_limit=None,  # SMAC's limit of the map
     attack_mode="closest",  # how heuristic enemies pick targets: "closest" or "random"
     enemy_shoots=True,
     see_enemy_actions=True,  # observe the enemies' last actions (SMAX's default)
     walls_cause_death=True,  # SMAX's default: a unit touching the map's edge dies
+    terrain=True,  # the map's terrain and start positions where LAYOUTS has them, else SMAX's open map
     reward_win=200.0, reward_death_value=10.0, reward_scale_rate=20.0,
 )
 
@@ -63,10 +73,13 @@ TEAM_COLORS = ("tab:blue", "tab:red")
 
 
 class SMAC:
-    def __init__(self, map_name: str, episode_limit: int | None = None, **env_kwargs):
+    def __init__(self, map_name: str, episode_limit: int | None = None, terrain: bool = True, **env_kwargs):
         self.map_name = map_name
         limit = episode_limit or SMAC_LIMITS.get(map_name, SMAX_DEFAULT_LIMIT)
-        self.env = HeuristicEnemyUnitSMAX(scenario=SCENARIOS[map_name], max_steps=limit, **env_kwargs)
+        layout = dict(LAYOUTS.get(map_name, {})) if terrain else {}
+        if layout:
+            layout["terrain"] = Terrain(layout["terrain"]())
+        self.env = HeuristicEnemyUnitSMAX(scenario=SCENARIOS[map_name], max_steps=limit, **layout, **env_kwargs)
         self.sim = self.env._env
         self.agents = list(self.env.agents)
         self.spec = EnvSpec(n_agents=self.sim.num_allies, obs_dim=self.sim.obs_size,
@@ -116,6 +129,9 @@ class SMAC:
         ax.set_ylim(0, sim.map_height)
         ax.set_aspect("equal")
         ax.set_title(f"{self.map_name}  step {t}")
+        if sim.terrain is not None:
+            ax.imshow(sim.terrain.blocked, origin="lower", extent=(0, sim.map_width, 0, sim.map_height),
+                      cmap="Greys", vmin=0, vmax=2)
         for i in range(sim.num_agents):
             if not s.unit_alive[i]:
                 continue

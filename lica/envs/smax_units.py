@@ -25,7 +25,9 @@ observation layout, same action encoding) and ``HeuristicEnemyUnitSMAX`` subclas
   The state keeps SMAX's ``world_state`` layout but is normalized to [0, 1].
 * The heuristic enemy ignores targets it cannot hit, and its medivacs heal the nearest injured
   visible ally (or follow the nearest ally) instead of attacking.
-* Unlike SMAC: no terrain, no armor or attribute bonuses for SMAX's six types, no shield
+* Terrain (``lica.envs.terrain``), where a map has it (2c_vs_64zg), stops movement, and the
+  heuristic enemy walks around it along shortest paths.
+* Unlike SMAC: no terrain on the other maps, no armor or attribute bonuses for SMAX's six types, no shield
   regeneration, per-type ranges instead of SMAC's uniform 6 / 9, the colossus beam is a disc
   around its target, each enemy's health loss is clipped at 0 (SMAC takes ``abs`` of the
   summed change), and a side left with only medivacs has lost on both sides.
@@ -104,7 +106,13 @@ class UnitState(State):
 class UnitSMAX(SMAX):
     """SMAX with colossi, medivacs, flying units, SMAC's reward and battle-only termination."""
 
-    def __init__(self, reward_win=200.0, reward_death_value=10.0, reward_scale_rate=20.0, **kwargs):
+    def __init__(self, reward_win=200.0, reward_death_value=10.0, reward_scale_rate=20.0,
+                 terrain=None, team_centres=None, attack_point=None, **kwargs):
+        """``terrain`` (a ``lica.envs.terrain.Terrain`` or None for SMAX's open map) blocks
+        movement; ``team_centres`` ``((x, y), (x, y))`` are the centres of the allies' and the
+        enemies' start squares (SMAX's: a quarter of the map from each side); ``attack_point``
+        is where heuristic enemies head when they see no one (SMAX's: their start point
+        mirrored through the map's centre)."""
         super().__init__(
             unit_type_names=[row[0] for row in UNIT_TYPES],
             unit_type_shorthands=[row[1] for row in UNIT_TYPES],
@@ -126,6 +134,9 @@ class UnitSMAX(SMAX):
         splash = self.unit_type_splash.tolist()
         splashes = [] if types is None else [i for i, t in enumerate(types.tolist()) if splash[t] > 0]
         self.splashers = jnp.array(splashes, dtype=jnp.int32)
+        self.terrain, self.attack_point = terrain, attack_point
+        smax_centres = ((self.map_width / 4, self.map_height / 2), (self.map_width * 3 / 4, self.map_height / 2))
+        self.team_centres = jnp.array(team_centres or smax_centres, dtype=jnp.float32)
         self.reward_win, self.reward_death_value = reward_win, reward_death_value
         self.reward_scale_rate = reward_scale_rate
         # random scenarios keep drawing from SMAX's six types only
@@ -137,9 +148,8 @@ class UnitSMAX(SMAX):
     def _start_positions(self, key):
         # as SMAX: each team in a 4x4 square around its start point, or SMACv2's distribution
         noise_key, generated_key = jax.random.split(key)
-        centres = jnp.array([[self.map_width / 4, self.map_height / 2], [self.map_width * 3 / 4, self.map_height / 2]])
         team = (jnp.arange(self.num_agents) >= self.num_allies).astype(jnp.int32)
-        pos = centres[team] + jax.random.uniform(noise_key, (self.num_agents, 2), minval=-2, maxval=2)
+        pos = self.team_centres[team] + jax.random.uniform(noise_key, (self.num_agents, 2), minval=-2, maxval=2)
         if self.smacv2_position_generation:
             pos = self.position_generator.generate(generated_key)
         return pos
@@ -220,11 +230,16 @@ class UnitSMAX(SMAX):
 
     # ----- one world step (1/16 s) -----------------------------------------------------------
 
+    def _on_terrain(self, state, pos):
+        """``pos`` for the living units, slid along any terrain in the way from where they are."""
+        if self.terrain is not None:
+            pos = self.terrain.slide(state.unit_positions, pos, self.unit_type_radiuses[state.unit_types])
+        return jnp.where(state.unit_alive[:, None], pos, state.unit_positions)
+
     def _moved_positions(self, state, movement):
         speed = self.unit_type_velocities[state.unit_types][:, None]
         pos = state.unit_positions + movement * speed * self.time_per_step
-        pos = jnp.clip(pos, 0.0, jnp.array([self.map_width, self.map_height]))
-        return jnp.where(state.unit_alive[:, None], pos, state.unit_positions)
+        return self._on_terrain(state, jnp.clip(pos, 0.0, jnp.array([self.map_width, self.map_height])))
 
     def damage(self, state, i, j):
         """Damage of one attack of unit i on unit j (broadcasting index arrays). The light bonus
@@ -293,7 +308,7 @@ class UnitSMAX(SMAX):
         overlap = jnp.where(touching, jax.nn.relu((radius[:, None] + radius[None, :]) / dist - 1.0), 0.0)
         shift = jnp.stack([jnp.sum(dx * overlap, axis=1), jnp.sum(dy * overlap, axis=1)], axis=-1)
         pos = state.unit_positions + firmness * shift / 2
-        return state.replace(unit_positions=jnp.where(state.unit_alive[:, None], pos, state.unit_positions))
+        return state.replace(unit_positions=self._on_terrain(state, pos))
 
     # ----- outcome and reward ------------------------------------------------------------------
 
@@ -448,10 +463,39 @@ class HeuristicEnemyUnitSMAX(HeuristicEnemySMAX):
         return jnp.where(any_injured & (dist[k] < env.unit_type_attack_ranges[MEDIVAC]), heal,
                          jnp.where(go, move, stop))
 
+    def _own_position(self, obs):
+        env = self._env
+        start = (env.num_agents - 1) * len(env.unit_features)
+        return obs[start + 1: start + 3] * jnp.array([env.map_width, env.map_height])
+
+    def _route(self, obs, own_type):
+        """On terrain: show each opposing unit out of attack range where the path to it leads
+        (its next waypoint), still out of range, so SMAX's heuristic, which walks straight at
+        what it sees, walks around blocked tiles instead."""
+        env = self._env
+        blocks = self._unit_blocks(obs)
+        mates, foes = blocks[: env.num_enemies - 1], blocks[env.num_enemies - 1:]
+        sight, reach = env.unit_type_sight_ranges[own_type], env.unit_type_attack_ranges[own_type]
+        own = self._own_position(obs)
+        offset = foes[:, 1:3] * sight
+        path = env.terrain.waypoint(jnp.broadcast_to(own, offset.shape), own + offset) - own
+        path = path * jnp.maximum(1.0, (reach + 0.1) / (jnp.linalg.norm(path, axis=-1, keepdims=True) + 1e-6))
+        walk = (foes[:, 0] > 0) & (jnp.linalg.norm(offset, axis=-1) >= reach)
+        foes = foes.at[:, 1:3].set(jnp.where(walk[:, None], path / sight, foes[:, 1:3]))
+        return jnp.concatenate([mates.reshape(-1), foes.reshape(-1), obs[blocks.size:]])
+
     def get_enemy_actions(self, key, policy_state, enemy_obs):
         env = self._env
         own_type = jnp.argmax(enemy_obs[:, -env.unit_type_bits:], axis=-1)
         visible = jax.vmap(self._hide_unhittable)(enemy_obs, own_type)
+        if env.terrain is not None:
+            visible = jax.vmap(self._route)(visible, own_type)
+        if env.attack_point is not None:
+            own = jax.vmap(self._own_position)(enemy_obs)
+            point = jnp.broadcast_to(jnp.asarray(env.attack_point, dtype=jnp.float32), own.shape)
+            if env.terrain is not None:
+                point = env.terrain.waypoint(own, point)
+            policy_state = policy_state.replace(default_target=point)
         actions, policy_state = super().get_enemy_actions(key, policy_state, visible)
         heal = jax.vmap(self.medivac_action)(enemy_obs, jnp.arange(self.num_enemies))
         healer = env.unit_type_is_healer[own_type]

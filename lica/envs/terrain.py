@@ -1,0 +1,107 @@
+"""Impassable terrain on a SMAX map: blocked 1 x 1 tiles, sliding movement and path finding.
+
+SMAX's map is flat and open. SMAC's 2c_vs_64zg is not: the zerglings must walk around a
+ravine that the colossi shoot across. ``Terrain`` adds that to ``UnitSMAX``:
+
+* ``slide``: a unit's disc may not enter a blocked tile or leave the map; a move that would is
+  kept along the axis that stays clear, so units slide along walls (``UnitSMAX`` applies it to
+  movement and to the collision push).
+* ``waypoint``: where a unit heads for to reach a target on the shortest path around blocked
+  tiles (8-connected tile graph, no corner cutting), as StarCraft II's path finding would lead
+  the heuristic enemy. Costs between all tiles are computed once, with scipy, when the map is
+  built.
+
+Ranged attacks and sight are not blocked: StarCraft II's units shoot across unpathable ground.
+"""
+
+import jax.numpy as jnp
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import shortest_path
+
+# the 8 neighbouring tiles as (dx, dy); diagonal steps cost sqrt(2)
+STEPS = np.array([(0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (1, -1), (-1, -1), (-1, 1)])
+STEP_COST = np.linalg.norm(STEPS, axis=1)
+UNREACHABLE = 1e6
+
+
+def ravine(width=32, height=32):
+    """SMAClite's layout of 2c_vs_64zg (its "ravine" terrain preset, uoe-agents/smaclite), as
+    blocked tiles ``[height, width]`` indexed ``[y, x]``: a corridor of rows 6-19 whose four
+    corners are cut by 3, 2 and 1 tiles, split lengthwise by a wall in row 12 that leaves a gap
+    of 4 tiles at each end. Rows outside the corridor are blocked."""
+    blocked = np.ones((height, width), dtype=bool)
+    blocked[6:20] = False
+    for depth, (low, high) in enumerate([(6, 19), (7, 18), (8, 17)]):
+        cut = 3 - depth
+        blocked[[low, high], :cut] = True
+        blocked[[low, high], width - cut:] = True
+    blocked[12, 4:width - 4] = True
+    return blocked
+
+
+def _neighbours(blocked):
+    """``[tiles, 8]`` index of each tile's neighbour in each step direction, and whether that
+    step is allowed: both tiles open, and for a diagonal step both tiles it passes between."""
+    height, width = blocked.shape
+    y, x = np.divmod(np.arange(height * width), width)
+
+    def open_at(xs, ys):
+        inside = (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
+        return inside & ~blocked[np.clip(ys, 0, height - 1), np.clip(xs, 0, width - 1)]
+
+    nx, ny = x[:, None] + STEPS[:, 0], y[:, None] + STEPS[:, 1]
+    allowed = open_at(x, y)[:, None] & open_at(nx, ny)
+    allowed &= open_at(x[:, None] + STEPS[:, 0], y[:, None]) & open_at(x[:, None], y[:, None] + STEPS[:, 1])
+    index = np.clip(ny, 0, height - 1) * width + np.clip(nx, 0, width - 1)
+    return index, allowed
+
+
+class Terrain:
+    """Blocked tiles ``[height, width]`` (``[y, x]``, tile ``(x, y)`` covers ``[x, x+1) x [y, y+1)``)."""
+
+    def __init__(self, blocked):
+        blocked = np.asarray(blocked, dtype=bool)
+        self.height, self.width = blocked.shape
+        self.blocked = jnp.asarray(blocked)
+        index, allowed = _neighbours(blocked)
+        rows = np.repeat(np.arange(index.shape[0]), len(STEPS))[allowed.reshape(-1)]
+        graph = coo_matrix((np.tile(STEP_COST, index.shape[0])[allowed.reshape(-1)],
+                            (rows, index[allowed])), shape=(index.shape[0],) * 2)
+        costs = shortest_path(graph.tocsr(), method="D")
+        self.costs = jnp.asarray(np.where(np.isfinite(costs), costs, UNREACHABLE), dtype=jnp.float32)
+        self.neighbours, self.allowed = jnp.asarray(index), jnp.asarray(allowed)
+
+    def tile(self, pos):
+        """Index of the tile under each position ``[..., 2]`` (clipped to the map)."""
+        x = jnp.clip(jnp.floor(pos[..., 0]), 0, self.width - 1).astype(jnp.int32)
+        y = jnp.clip(jnp.floor(pos[..., 1]), 0, self.height - 1).astype(jnp.int32)
+        return y * self.width + x
+
+    def fits(self, pos, radius):
+        """Whether a disc of ``radius`` at ``pos`` stays on the map and off blocked tiles,
+        judged at its centre and its four axis-aligned extremes."""
+        offsets = jnp.array([[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]], dtype=jnp.float32)
+        points = pos[..., None, :] + offsets * radius[..., None, None]
+        inside = jnp.all((points > 0) & (points < jnp.array([self.width, self.height])), axis=-1)
+        return jnp.all(inside & ~self.blocked.reshape(-1)[self.tile(points)], axis=-1)
+
+    def slide(self, old, new, radius):
+        """Move from ``old`` towards ``new`` (``[n, 2]``): along x if the disc fits there, then
+        along y if it fits there."""
+        x_moved = old.at[:, 0].set(new[:, 0])
+        pos = jnp.where(self.fits(x_moved, radius)[:, None], x_moved, old)
+        y_moved = pos.at[:, 1].set(new[:, 1])
+        return jnp.where(self.fits(y_moved, radius)[:, None], y_moved, pos)
+
+    def waypoint(self, pos, target):
+        """Where a unit at ``pos`` should head to reach ``target`` (``[..., 2]``) along the
+        shortest tile path: the centre of the best neighbouring tile, or the target itself
+        once in its tile (or if it cannot be reached)."""
+        here, goal = self.tile(pos), self.tile(target)
+        cost = STEP_COST + self.costs[goal[..., None], self.neighbours[here]]
+        best = jnp.argmin(jnp.where(self.allowed[here], cost, jnp.inf), axis=-1)
+        step = jnp.take_along_axis(self.neighbours[here], best[..., None], axis=-1)[..., 0]
+        centre = jnp.stack([step % self.width, step // self.width], axis=-1) + 0.5
+        direct = (here == goal) | (self.costs[goal, here] >= UNREACHABLE)
+        return jnp.where(direct[..., None], target, centre)

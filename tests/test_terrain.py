@@ -1,0 +1,77 @@
+"""Terrain on SMAX maps: the ravine of 2c_vs_64zg, sliding movement, the heuristic's path finding."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lica.envs import smac
+from lica.envs.terrain import Terrain, ravine
+
+KEY = jax.random.PRNGKey(0)
+STOP = 4
+
+
+@pytest.fixture(scope="module")
+def terrain():
+    return Terrain(ravine())
+
+
+def test_ravine_is_two_lanes_joined_at_the_ends(terrain):
+    blocked = ravine()
+    assert blocked[:6].all() and blocked[20:].all()  # outside the corridor
+    assert blocked[12, 4:28].all() and not blocked[12, :4].any() and not blocked[12, 28:].any()
+    assert not blocked[13:17].any() and not blocked[9:12].any()  # the lanes' open middle rows
+    assert blocked[6, :3].all() and not blocked[6, 3] and blocked[8, 0] and not blocked[8, 1]
+    lower, upper = jnp.array([16.5, 9.5]), jnp.array([16.5, 15.5])
+    around = float(terrain.costs[terrain.tile(upper), terrain.tile(lower)])
+    assert 25 < around < 30  # 6 tiles apart in a straight line, ~26-28 around an end of the wall
+    assert float(terrain.costs[terrain.tile(upper), terrain.tile(jnp.array([16.5, 25.5]))]) >= 1e6
+
+
+def test_waypoints_lead_around_the_wall_not_into_it(terrain):
+    pos, target = jnp.array([16.5, 9.5]), jnp.array([16.5, 15.5])
+    for _ in range(40):
+        step = terrain.waypoint(pos, target)
+        assert not bool(terrain.blocked[int(step[1]), int(step[0])])
+        assert float(jnp.linalg.norm(step - pos)) <= 1.5 or bool(jnp.all(step == target))
+        pos = step
+    assert bool(jnp.all(pos == target))
+    # in the same tile, or where the target cannot be reached, head straight for it
+    assert bool(jnp.all(terrain.waypoint(jnp.array([3.2, 3.2]), target) == target))
+
+
+def test_discs_slide_along_walls_and_never_enter_them(terrain):
+    radius = jnp.array([1.0, 0.375, 0.375])
+    old = jnp.array([[16.0, 14.2], [10.0, 11.5], [0.5, 10.0]])
+    new = jnp.array([[16.5, 13.5], [10.3, 11.8], [-0.2, 10.0]])
+    moved = terrain.slide(old, new, radius)
+    np.testing.assert_allclose(moved, [[16.5, 14.2], [10.3, 11.5], [0.5, 10.0]])
+    assert bool(jnp.all(terrain.fits(moved, radius)))
+    assert not bool(terrain.fits(jnp.array([16.0, 13.9]), jnp.array(1.0)))
+
+
+def test_zerglings_walk_around_the_ravine_and_stay_off_it():
+    """The heuristic enemy reaches colossi that wait behind the wall by the ends of the wall: no
+    living unit ever overlaps a blocked tile (moves are 1/16 s, too short to jump the wall)."""
+    env = smac.make("2c_vs_64zg")
+    sim = env.sim
+    step = jax.jit(env.step)
+    *_, es = env.reset(KEY)
+    radius = sim.unit_type_radiuses[es.state.unit_types]
+    assert bool(jnp.all(es.state.unit_positions[2:, 1] < 12))  # zerglings start below the wall
+    for key in jax.random.split(KEY, 12):
+        *_, es = step(key, es, jnp.array([STOP, STOP]))
+        pos, alive = es.state.unit_positions, es.state.unit_alive
+        assert bool(jnp.all(sim.terrain.fits(pos, radius) | ~alive))
+    above = (pos[2:, 1] > 13) & alive[2:]
+    assert int(above.sum()) >= 48  # most zerglings came round to the colossi's lane
+
+
+def test_without_terrain_the_map_is_smax_open_map():
+    env = smac.make("2c_vs_64zg", terrain=False)
+    assert env.sim.terrain is None and env.sim.attack_point is None
+    *_, es = env.reset(KEY)
+    centres = [es.state.unit_positions[:2].mean(0), es.state.unit_positions[2:].mean(0)]
+    np.testing.assert_allclose(centres, [[8, 16], [24, 16]], atol=1.5)
+    assert smac.make("2s3z").sim.terrain is None  # maps without a layout keep SMAX's
