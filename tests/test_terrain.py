@@ -46,9 +46,20 @@ def test_discs_slide_along_walls_and_never_enter_them(terrain):
     old = jnp.array([[16.0, 14.2], [10.0, 11.5], [0.5, 10.0]])
     new = jnp.array([[16.5, 13.5], [10.3, 11.8], [-0.2, 10.0]])
     moved = terrain.slide(old, new, radius)
-    np.testing.assert_allclose(moved, [[16.5, 14.2], [10.3, 11.5], [0.5, 10.0]])
+    # pushed back out of the wall to just touch it; off the map: not moved
+    np.testing.assert_allclose(moved, [[16.5, 14.0], [10.3, 11.625], [0.5, 10.0]], atol=1e-5)
     assert bool(jnp.all(terrain.fits(moved, radius)))
     assert not bool(terrain.fits(jnp.array([16.0, 13.9]), jnp.array(1.0)))
+    assert not bool(terrain.fits(jnp.array([3.8, 11.9]), jnp.array(0.375)))  # cuts the wall's corner
+
+
+def test_a_disc_walking_into_a_corner_rounds_it(terrain):
+    """A zergling walking north against the west end of the wall slips past it."""
+    pos, radius = jnp.array([[3.8, 11.5]]), jnp.array([0.375])
+    for _ in range(12):
+        pos = terrain.slide(pos, pos + jnp.array([[0.0, 4.13 / 16]]), radius)
+        assert bool(terrain.fits(pos, radius)[0])
+    assert float(pos[0, 1]) > 13.5 and float(pos[0, 0]) < 3.65
 
 
 def test_zerglings_walk_around_the_ravine_and_stay_off_it():

@@ -3,9 +3,9 @@
 SMAX's map is flat and open. SMAC's 2c_vs_64zg is not: the zerglings must walk around a
 ravine that the colossi shoot across. ``Terrain`` adds that to ``UnitSMAX``:
 
-* ``slide``: a unit's disc may not enter a blocked tile or leave the map; a move that would is
-  kept along the axis that stays clear, so units slide along walls (``UnitSMAX`` applies it to
-  movement and to the collision push).
+* ``slide``: a unit's disc may not cut into a blocked tile or leave the map; a move that would
+  is pushed back out of the tile, so units glide along walls and round corners (``UnitSMAX``
+  applies it to movement and to the collision push).
 * ``waypoint``: where a unit heads for to reach a target on the shortest path around blocked
   tiles (8-connected tile graph, no corner cutting), as StarCraft II's path finding would lead
   the heuristic enemy. Costs between all tiles are computed once, with scipy, when the map is
@@ -14,6 +14,7 @@ ravine that the colossi shoot across. ``Terrain`` adds that to ``UnitSMAX``:
 Ranged attacks and sight are not blocked: StarCraft II's units shoot across unpathable ground.
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -23,6 +24,8 @@ from scipy.sparse.csgraph import shortest_path
 STEPS = np.array([(0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (1, -1), (-1, -1), (-1, 1)])
 STEP_COST = np.linalg.norm(STEPS, axis=1)
 UNREACHABLE = 1e6
+NEAR = jnp.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)], dtype=jnp.float32)
+TOUCH = 1e-4  # overlap tolerated: a disc pushed out of a wall just touches it
 
 
 def ravine(width=32, height=32):
@@ -78,21 +81,39 @@ class Terrain:
         y = jnp.clip(jnp.floor(pos[..., 1]), 0, self.height - 1).astype(jnp.int32)
         return y * self.width + x
 
+    def _overlaps(self, pos, radius):
+        """For the 3 x 3 tiles around each disc (enough for a radius up to 1): the vector from
+        the nearest point of the tile to the centre, its length, and how deep a blocked tile
+        (or the outside of the map) cuts into the disc."""
+        corner = jnp.floor(pos)[..., None, :] + NEAR
+        x, y = corner[..., 0].astype(jnp.int32), corner[..., 1].astype(jnp.int32)
+        inside = (x >= 0) & (x < self.width) & (y >= 0) & (y < self.height)
+        blocked = ~inside | self.blocked[jnp.clip(y, 0, self.height - 1), jnp.clip(x, 0, self.width - 1)]
+        away = pos[..., None, :] - jnp.clip(pos[..., None, :], corner, corner + 1)
+        dist = jnp.linalg.norm(away, axis=-1)
+        return away, dist, jnp.where(blocked, jax.nn.relu(radius[..., None] - dist), 0.0)
+
     def fits(self, pos, radius):
-        """Whether a disc of ``radius`` at ``pos`` stays on the map and off blocked tiles,
-        judged at its centre and its four axis-aligned extremes."""
-        offsets = jnp.array([[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]], dtype=jnp.float32)
-        points = pos[..., None, :] + offsets * radius[..., None, None]
-        inside = jnp.all((points > 0) & (points < jnp.array([self.width, self.height])), axis=-1)
-        return jnp.all(inside & ~self.blocked.reshape(-1)[self.tile(points)], axis=-1)
+        """Whether a disc of ``radius`` at ``pos`` stays on the map and off blocked tiles."""
+        return jnp.all(self._overlaps(pos, radius)[2] <= TOUCH, axis=-1)
+
+    def _push_out(self, pos, radius):
+        """Move each disc straight out of the blocked tile that cuts deepest into it."""
+        away, dist, depth = self._overlaps(pos, radius)
+        k = jnp.argmax(depth, axis=-1)[..., None]
+        away, dist = jnp.take_along_axis(away, k[..., None], -2)[..., 0, :], jnp.take_along_axis(dist, k, -1)
+        return pos + away / jnp.maximum(dist, 1e-6) * jnp.take_along_axis(depth, k, -1)
 
     def slide(self, old, new, radius):
-        """Move from ``old`` towards ``new`` (``[n, 2]``): along x if the disc fits there, then
-        along y if it fits there."""
+        """Move discs from ``old`` to ``new`` (``[n, 2]``), pushed out of any blocked tile they
+        cut into, so that they glide along walls and round corners. Where that still
+        overlaps (wedged between walls): move along x if the disc fits there, then along y."""
+        pushed = self._push_out(self._push_out(new, radius), radius)  # a second pass for corners
         x_moved = old.at[:, 0].set(new[:, 0])
         pos = jnp.where(self.fits(x_moved, radius)[:, None], x_moved, old)
         y_moved = pos.at[:, 1].set(new[:, 1])
-        return jnp.where(self.fits(y_moved, radius)[:, None], y_moved, pos)
+        pos = jnp.where(self.fits(y_moved, radius)[:, None], y_moved, pos)
+        return jnp.where(self.fits(pushed, radius)[:, None], pushed, pos)
 
     def waypoint(self, pos, target):
         """Where a unit at ``pos`` should head to reach ``target`` (``[..., 2]``) along the
