@@ -6,7 +6,9 @@ Both simulators run SMAX's maps (units SMAX has) with its heuristic enemy, behin
 jaxmarl adapter, with uniformly random available actions, in this process, after compiling.
 ``lica.envs.smax_units.UnitSMAX`` computes targeting, damage, collisions and observations over
 all pairs at once where SMAX goes pair by pair; the ratio (ours / SMAX's) is the figure to
-compare. Maps with units SMAX lacks (2c_vs_64zg, ...) run on ours only and are listed last.
+compare. Maps with units SMAX lacks (2c_vs_64zg, ...) run on ours only and are listed last;
+those with terrain (``smac.LAYOUTS``) also run on SMAX's open map (``terrain=False``), and the
+ratio (terrain / open) is the cost of the terrain and the heuristic's path finding.
 """
 
 import argparse
@@ -33,6 +35,9 @@ def main():
         if name in args.maps:
             smax = raw_env_rate(JaxMarlAdapter(HeuristicEnemySMAX(scenario=scenario)), args.envs, args.steps)
             line += f"  SMAX {smax:9,.0f} steps/s  ratio {ours / smax:.2f}"
+        if name in smac.LAYOUTS:  # both through lica's smac env, so only the terrain differs
+            terrain, open_map = (raw_env_rate(smac.make(name, terrain=t), args.envs, args.steps) for t in (True, False))
+            line += f"  terrain {terrain:9,.0f} / open {open_map:9,.0f} steps/s  ratio {terrain / open_map:.2f}"
         print(line, flush=True)
 
 

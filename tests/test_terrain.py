@@ -41,15 +41,16 @@ def test_waypoints_lead_around_the_wall_not_into_it(terrain):
     assert bool(jnp.all(terrain.waypoint(jnp.array([3.2, 3.2]), target) == target))
 
 
-def test_discs_slide_along_walls_and_never_enter_them(terrain):
-    radius = jnp.array([1.0, 0.375, 0.375])
-    old = jnp.array([[16.0, 14.2], [10.0, 11.5], [0.5, 10.0]])
-    new = jnp.array([[16.5, 13.5], [10.3, 11.8], [-0.2, 10.0]])
-    moved = terrain.slide(old, new, radius)
-    # pushed back out of the wall to just touch it; off the map: not moved
-    np.testing.assert_allclose(moved, [[16.5, 14.0], [10.3, 11.625], [0.5, 10.0]], atol=1e-5)
-    assert bool(jnp.all(terrain.fits(moved, radius)))
-    assert not bool(terrain.fits(jnp.array([16.0, 13.9]), jnp.array(1.0)))
+def test_discs_are_pushed_out_of_walls_and_off_the_map_edge(terrain):
+    radius = jnp.array([1.0, 0.375, 0.375, 0.375, 0.375])
+    # into the wall from above and below, past the map's west edge, centre inside the wall,
+    # and a disc that already fits
+    pos = jnp.array([[16.5, 13.5], [10.3, 11.8], [-0.2, 10.0], [16.0, 12.4], [16.0, 15.0]])
+    out = terrain.push_out(pos, radius)
+    np.testing.assert_allclose(out, [[16.5, 14.0], [10.3, 11.625], [0.375, 10.0], [16.0, 11.625], [16.0, 15.0]],
+                               atol=1e-5)
+    assert bool(jnp.all(terrain.fits(out, radius)))
+    assert not bool(jnp.any(terrain.fits(pos[:4], radius[:4])))
     assert not bool(terrain.fits(jnp.array([3.8, 11.9]), jnp.array(0.375)))  # cuts the wall's corner
 
 
@@ -57,7 +58,7 @@ def test_a_disc_walking_into_a_corner_rounds_it(terrain):
     """A zergling walking north against the west end of the wall slips past it."""
     pos, radius = jnp.array([[3.8, 11.5]]), jnp.array([0.375])
     for _ in range(12):
-        pos = terrain.slide(pos, pos + jnp.array([[0.0, 4.13 / 16]]), radius)
+        pos = terrain.push_out(pos + jnp.array([[0.0, 4.13 / 16]]), radius)
         assert bool(terrain.fits(pos, radius)[0])
     assert float(pos[0, 1]) > 13.5 and float(pos[0, 0]) < 3.65
 

@@ -230,16 +230,11 @@ class UnitSMAX(SMAX):
 
     # ----- one world step (1/16 s) -----------------------------------------------------------
 
-    def _on_terrain(self, state, pos):
-        """``pos`` for the living units, slid along any terrain in the way from where they are."""
-        if self.terrain is not None:
-            pos = self.terrain.slide(state.unit_positions, pos, self.unit_type_radiuses[state.unit_types])
-        return jnp.where(state.unit_alive[:, None], pos, state.unit_positions)
-
     def _moved_positions(self, state, movement):
         speed = self.unit_type_velocities[state.unit_types][:, None]
         pos = state.unit_positions + movement * speed * self.time_per_step
-        return self._on_terrain(state, jnp.clip(pos, 0.0, jnp.array([self.map_width, self.map_height])))
+        pos = jnp.clip(pos, 0.0, jnp.array([self.map_width, self.map_height]))
+        return jnp.where(state.unit_alive[:, None], pos, state.unit_positions)
 
     def damage(self, state, i, j):
         """Damage of one attack of unit i on unit j (broadcasting index arrays). The light bonus
@@ -308,7 +303,9 @@ class UnitSMAX(SMAX):
         overlap = jnp.where(touching, jax.nn.relu((radius[:, None] + radius[None, :]) / dist - 1.0), 0.0)
         shift = jnp.stack([jnp.sum(dx * overlap, axis=1), jnp.sum(dy * overlap, axis=1)], axis=-1)
         pos = state.unit_positions + firmness * shift / 2
-        return state.replace(unit_positions=self._on_terrain(state, pos))
+        if self.terrain is not None:  # after this world step's moves and pushes, out of any wall
+            pos = self.terrain.push_out(pos, radius)
+        return state.replace(unit_positions=jnp.where(state.unit_alive[:, None], pos, state.unit_positions))
 
     # ----- outcome and reward ------------------------------------------------------------------
 
