@@ -27,10 +27,10 @@ observation layout, same action encoding) and ``HeuristicEnemyUnitSMAX`` subclas
   visible ally (or follow the nearest ally) instead of attacking.
 * Terrain (``lica.envs.terrain``), where a map has it (2c_vs_64zg), stops movement, and the
   heuristic enemy walks around it along shortest paths.
-* Unlike SMAC: no terrain on the other maps, no armor or attribute bonuses for SMAX's six types, no shield
-  regeneration, per-type ranges instead of SMAC's uniform 6 / 9, the colossus beam is a disc
-  around its target, each enemy's health loss is clipped at 0 (SMAC takes ``abs`` of the
-  summed change), and a side left with only medivacs has lost on both sides.
+* Unlike SMAC: no terrain on the other maps, no armor or attribute bonuses for SMAX's six
+  types, no shield regeneration, per-type ranges instead of SMAC's uniform 6 / 9, the colossus
+  beam is a disc around its target, each enemy's health loss is clipped at 0 (SMAC takes
+  ``abs`` of the summed change), and a side left with only medivacs has lost on both sides.
 
 Attack slot ``k`` (action ``5 + k``) of an ally addresses enemy ``k`` (ally ``k`` for a medivac,
 as in SMAC); of an enemy it addresses ally ``num_allies - 1 - k`` (enemy ``num_agents - 1 - k``
