@@ -103,7 +103,7 @@ class Terrain:
         y = jnp.clip(jnp.floor(pos[..., 1]), 0, self.height - 1).astype(jnp.int32)
         return y * self.width + x
 
-    def _clearance(self, pos, radius):
+    def _clearance(self, pos):
         """For every disc and blocked box ``[..., boxes]``: the signed distance from the box to
         the disc's centre (negative inside it), and the direction that leads out of the box
         fastest (away from its nearest point; from inside, through its nearest face)."""
@@ -119,11 +119,11 @@ class Terrain:
 
     def fits(self, pos, radius):
         """Whether a disc of ``radius`` at ``pos`` stays on the map and off blocked tiles."""
-        distance, _ = self._clearance(pos, radius)
+        distance, _ = self._clearance(pos)
         return jnp.all(distance >= radius[..., None] - TOUCH, axis=-1)
 
     def _push_out_once(self, pos, radius):
-        distance, direction = self._clearance(pos, radius)
+        distance, direction = self._clearance(pos)
         depth = jax.nn.relu(radius[..., None] - distance)
         deepest = jax.nn.one_hot(jnp.argmax(depth, axis=-1), depth.shape[-1]) * depth
         return pos + jnp.sum(direction * deepest[..., None], axis=-2)
