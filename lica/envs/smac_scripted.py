@@ -3,14 +3,16 @@
     python -m lica.envs.smac_scripted --map 2c_vs_64zg [--episodes 128]
 
 A sanity check for the harder maps, where a learner that wins nothing may face a battle that
-cannot be won in our simulation (no terrain, SMAX's unit statistics; docs/smac.md). Each policy
-acts on the full simulator state (a scripted controller, not a decentralized learner):
+cannot be won in our simulation (SMAX's unit statistics, terrain only on 2c_vs_64zg;
+docs/smac.md). Each policy acts on the full simulator state (a scripted controller, not a
+decentralized learner):
 
 * ``random``: uniformly random available actions (the baseline LICA's win rate is judged against);
 * ``focus``: every unit attacks the weakest enemy in its range, else walks to the enemies;
 * ``splash_kite``: attack the enemy with the most other enemies within 1.0 (the colossus splash
   radius), step away from the enemies while the weapon reloads, walk to them when none is in
-  range, and turn along the edge rather than touch it (SMAX kills units that reach the edge).
+  range, and turn along the map's edge rather than touch it (SMAX kills units that reach the
+  edge). It ignores terrain: on 2c_vs_64zg it does not steer along the wall.
 
 Prints each policy's mean return (20 is a perfect battle) and win rate.
 """

@@ -465,15 +465,14 @@ class HeuristicEnemyUnitSMAX(HeuristicEnemySMAX):
         start = (env.num_agents - 1) * len(env.unit_features)
         return obs[start + 1: start + 3] * jnp.array([env.map_width, env.map_height])
 
-    def _route(self, obs, own_type):
-        """On terrain: show each opposing unit out of attack range where the path to it leads
-        (its next waypoint), still out of range, so SMAX's heuristic, which walks straight at
-        what it sees, walks around blocked tiles instead."""
+    def _route(self, obs, own_type, own):
+        """On terrain: show each opposing unit out of attack range where the path to it from
+        ``own`` (this unit's position) leads: its next waypoint, still out of range. So SMAX's
+        heuristic, which walks straight at what it sees, walks around blocked tiles instead."""
         env = self._env
         blocks = self._unit_blocks(obs)
         mates, foes = blocks[: env.num_enemies - 1], blocks[env.num_enemies - 1:]
         sight, reach = env.unit_type_sight_ranges[own_type], env.unit_type_attack_ranges[own_type]
-        own = self._own_position(obs)
         offset = foes[:, 1:3] * sight
         path = env.terrain.waypoint(jnp.broadcast_to(own, offset.shape), own + offset) - own
         path = path * jnp.maximum(1.0, (reach + 0.1) / (jnp.linalg.norm(path, axis=-1, keepdims=True) + 1e-6))
@@ -485,10 +484,10 @@ class HeuristicEnemyUnitSMAX(HeuristicEnemySMAX):
         env = self._env
         own_type = jnp.argmax(enemy_obs[:, -env.unit_type_bits:], axis=-1)
         visible = jax.vmap(self._hide_unhittable)(enemy_obs, own_type)
+        own = jax.vmap(self._own_position)(enemy_obs)
         if env.terrain is not None:
-            visible = jax.vmap(self._route)(visible, own_type)
+            visible = jax.vmap(self._route)(visible, own_type, own)
         if env.attack_point is not None:
-            own = jax.vmap(self._own_position)(enemy_obs)
             point = jnp.broadcast_to(jnp.asarray(env.attack_point, dtype=jnp.float32), own.shape)
             if env.terrain is not None:
                 point = env.terrain.waypoint(own, point)
