@@ -5,11 +5,39 @@ the 1-hidden-layer MLP of the particle tasks (A1.2). ``AgentPolicy`` runs one su
 all agents, with parameters shared (one-hot agent id appended to the input) or one copy per agent.
 """
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+
+InitScheme = Literal["torch", "flax"]
+
+
+def initialize(scheme: InitScheme, key, params):
+    """``params`` as Flax initialized them (``"flax"``: lecun-normal kernels, zero biases,
+    orthogonal recurrent kernels) or redrawn from PyTorch's defaults (``"torch"``), which the
+    reference code (PyMARL, SQDDPG) gets without asking: a ``Linear`` layer's weight and bias
+    are U(+-1/sqrt(fan_in)), and every weight and bias of a ``GRUCell`` is U(+-1/sqrt(hidden)).
+
+    ``params`` is any nest of Flax parameter dicts; a dict holding a ``kernel`` is one layer,
+    inside a ``GRUCell_*`` module its bound comes from the hidden width. Leading axes (one copy
+    per agent) are kept.
+    """
+    if scheme == "flax":
+        return params
+    leaves, treedef = jax.tree.flatten_with_path(params)
+    paths = [tuple(str(getattr(p, "key", p)) for p in path) for path, _ in leaves]
+    fan_in = {}  # layer path -> the fan-in that bounds its weights and bias
+    for path, (_, leaf) in zip(paths, leaves):
+        if path[-1] == "kernel":
+            in_gru = any(name.startswith("GRUCell") for name in path)
+            fan_in[path[:-1]] = leaf.shape[-1] if in_gru else leaf.shape[-2]
+    keys = jax.random.split(key, len(leaves))
+    redrawn = [jax.random.uniform(k, leaf.shape, leaf.dtype, -1.0, 1.0) * fan_in[path[:-1]] ** -0.5
+               for k, path, (_, leaf) in zip(keys, paths, leaves)]
+    return jax.tree.unflatten(treedef, redrawn)
 
 
 class AgentNet(nn.Module):

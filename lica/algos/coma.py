@@ -25,6 +25,7 @@ from lica import ops
 from lica.algos import value_based
 from lica.algos.base import Algorithm
 from lica.algos.value_based import PymarlConfig, Probability, epsilon, take, unroll
+from lica.nets import initialize
 
 
 class Config(PymarlConfig):
@@ -175,8 +176,8 @@ def make(spec, config: Config) -> Algorithm:
 
     def init(key):
         pk, ck = jax.random.split(key)
-        policy_params = policy.init(pk)
-        critic_params = critic.init(ck, jnp.zeros((input_dim,)))
+        policy_params, critic_params = initialize(config.init, jax.random.fold_in(key, 1), (
+            policy.init(pk), critic.init(ck, jnp.zeros((input_dim,)))))
         zero = jnp.zeros((), jnp.int32)
         return ComaState(policy_params, critic_params, critic_params, policy_tx.init(policy_params),
                          critic_tx.init(critic_params), zero, zero, zero)

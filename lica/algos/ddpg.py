@@ -35,8 +35,8 @@ the algorithm modules' presets):
   which is what SQDDPG's ``select_action(..., exploration=False)`` does.
 - **Networks**: agents are the 1-hidden-layer MLPs of A1.2 (``nets.make_agent_policy``, no
   parameter sharing; SQDDPG's code has 2 hidden layers); each agent's critic is an MLP with 2
-  hidden layers (``nets.MLPCritic``), as SQDDPG's ``value_dicts``. Flax's default initialization
-  (SQDDPG draws weights from N(0, 0.1)).
+  hidden layers (``nets.MLPCritic``), as SQDDPG's ``value_dicts``. PyTorch's default initialization
+  (``config.init``; SQDDPG redraws its weights from N(0, 0.1), which we do not).
 - **Optimizers**: Adam, with every gradient element clamped to ``[-grad_clip, grad_clip]``
   (SQDDPG ``utilities/trainer.py``, ``grad_clip``).
 
@@ -55,7 +55,7 @@ from lica import replay as replay_lib
 from lica.algos.base import Algorithm
 from lica.batch import Batch
 from lica.config import TrainConfig
-from lica.nets import MLPCritic, make_agent_policy
+from lica.nets import MLPCritic, initialize, make_agent_policy
 
 
 class DDPGConfig(TrainConfig):
@@ -195,7 +195,8 @@ def make(spec, config: DDPGConfig, critic: Critic) -> Algorithm:
 
     def init(key):
         pk, ck = jax.random.split(key)
-        policy_params, critic_params = policy.init(pk), critic.init(ck)
+        policy_params, critic_params = initialize(config.init, jax.random.fold_in(key, 1),
+                                                  (policy.init(pk), critic.init(ck)))
         T = spec.episode_limit
         example = Batch(obs=jnp.zeros((T + 1, 1, n, spec.obs_dim)), state=jnp.zeros((T + 1, 1, spec.state_dim)),
                         avail=jnp.zeros((T + 1, 1, n, a)), actions=jnp.zeros((T + 1, 1, n), jnp.int32),

@@ -17,7 +17,7 @@ from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
 from lica import ops
 from lica.algos.base import Algorithm
 from lica.config import TrainConfig
-from lica.nets import make_agent_policy, make_critic
+from lica.nets import initialize, make_agent_policy, make_critic
 
 
 class Config(TrainConfig):
@@ -104,8 +104,8 @@ def make(spec, config: Config) -> Algorithm:
 
     def init(key):
         pk, ck = jax.random.split(key)
-        policy_params = policy.init(pk)
-        critic_params = critic.init(ck, jnp.zeros((spec.state_dim,)), jnp.zeros((n * a,)))
+        policy_params, critic_params = initialize(config.init, jax.random.fold_in(key, 1), (
+            policy.init(pk), critic.init(ck, jnp.zeros((spec.state_dim,)), jnp.zeros((n * a,)))))
         return LicaState(policy_params, critic_params, critic_params, policy_tx.init(policy_params),
                          critic_tx.init(critic_params), jnp.zeros((), jnp.int32))
 

@@ -40,6 +40,7 @@ from lica.algos.base import Algorithm
 from lica.algos.coma import MLP, actor, critic_inputs, fit_critic, log_policy
 from lica.algos.coma import PRESETS as COMA_PRESETS
 from lica.algos.value_based import PymarlConfig, Probability, epsilon, take, unroll
+from lica.nets import initialize
 
 
 class Config(PymarlConfig):
@@ -176,10 +177,10 @@ def make(spec, config: Config) -> Algorithm:
 
     def init(key):
         pk, ck, rk, vk = jax.random.split(key, 4)
-        theta = policy.init(pk)
-        critic = proxy.init(ck, jnp.zeros((input_dim,)))
-        eta = {"r_in": parts.r_in.init(rk, jnp.zeros((config.critic_hidden,))),
-               "v_ex": parts.v_ex.init(vk, jnp.zeros((spec.state_dim,)))}
+        theta, critic, eta = initialize(config.init, jax.random.fold_in(key, 1), (
+            policy.init(pk), proxy.init(ck, jnp.zeros((input_dim,))),
+            {"r_in": parts.r_in.init(rk, jnp.zeros((config.critic_hidden,))),
+             "v_ex": parts.v_ex.init(vk, jnp.zeros((spec.state_dim,)))}))
         zero = jnp.zeros((), jnp.int32)
         return LiirState(theta, critic, eta, {"critic": critic, "v_ex": eta["v_ex"]}, policy_tx.init(theta),
                          critic_tx.init(critic), intrinsic_tx.init(eta), zero, zero, zero)

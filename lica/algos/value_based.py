@@ -21,7 +21,7 @@ from lica import replay as replay_lib
 from lica.algos.base import Algorithm
 from lica.batch import Batch
 from lica.config import TrainConfig
-from lica.nets import make_agent_policy
+from lica.nets import initialize, make_agent_policy
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -208,7 +208,8 @@ def make(spec, config: ValueConfig, mixer: Mixer) -> Algorithm:
 
     def init(key):
         agent_key, mixer_key = jax.random.split(key)
-        params = {"agent": policy.init(agent_key), "mixer": mixer.init(mixer_key)}
+        params = initialize(config.init, jax.random.fold_in(key, 1),
+                            {"agent": policy.init(agent_key), "mixer": mixer.init(mixer_key)})
         zero = jnp.zeros((), jnp.int32)
         return QState(params, params, tx.init(params), replay_lib.init(empty_batch(spec), config.buffer_size),
                       zero, zero, zero)
