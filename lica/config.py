@@ -28,7 +28,12 @@ class TrainConfig(BaseModel):
     seeds: PositiveInt = 1  # independent runs, vmapped in one process
     seed: int = 0  # seed i of a run uses PRNGKey(seed + i)
     env_steps: PositiveInt = 2_000_000  # training budget per seed
-    batch_size: PositiveInt = 32  # episodes per update, from parallel environments (A1.1)
+    batch_size: PositiveInt = 32  # parallel environments: episodes (or segments) per update (A1.1)
+    # What an update learns from: whole episodes, padded to the limit (PyMARL's and the paper's
+    # StarCraft setting), or ``segment_length`` steps of every environment's ongoing episode
+    # (on-policy learners only; the particle presets; ``lica.rollout.segment``).
+    rollout: Literal["episodes", "segments"] = "episodes"
+    segment_length: PositiveInt = 25
     eval_interval: PositiveInt = 320_000  # env steps between greedy evaluations (Sec. 4.2)
     eval_episodes: PositiveInt = 32  # greedy test episodes per evaluation (Sec. 4.2)
     # Parameter initialization: PyTorch's defaults, as in the reference code, or Flax's

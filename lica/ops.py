@@ -49,17 +49,18 @@ def td_lambda_targets(rewards, terminated, mask, target_q, gamma, lam):
 
     Args are time-major ``[T+1, ...]``: ``rewards``, ``terminated`` and ``mask`` (1 for the
     transitions that happened) use indices ``0..T-1``; ``target_q`` is the target critic at
-    every step ``0..T``, the last one bootstrapping an episode cut by the time limit.
-    ``y_T = Q_T`` unless the episode terminated, and
-    ``y_t = lam*gamma*y_{t+1} + mask_t * (r_t + (1-lam)*gamma*Q_{t+1}*(1-terminated_t))``.
+    every step ``0..T``, the last one bootstrapping what the batch cut off (a time-out, or a
+    segment's ongoing episode). ``y_T = Q_T`` where step ``T-1`` is valid, and
+    ``y_t = (1-terminated_t)*lam*gamma*y_{t+1} + mask_t * (r_t + (1-lam)*gamma*Q_{t+1}*(1-terminated_t))``:
+    a termination cuts the recursion, so a segment's next episode never leaks into the one that
+    ended (in a whole-episode batch the steps after it are padding, and their targets are 0).
     Returns targets for steps ``0..T-1``.
     """
-    ended = jnp.sum(terminated, axis=0) > 0
-    last = jnp.where(ended, 0.0, target_q[-1])
+    last = jnp.where(mask[-2] > 0, target_q[-1], 0.0)
 
     def backward(ret_next, xs):
         r, term, m, q_next = xs
-        ret = lam * gamma * ret_next + jnp.where(m > 0, r + (1 - lam) * gamma * q_next * (1 - term), 0.0)
+        ret = lam * gamma * (1 - term) * ret_next + jnp.where(m > 0, r + (1 - lam) * gamma * q_next * (1 - term), 0.0)
         return ret, ret
 
     xs = (rewards[:-1], terminated[:-1], mask[:-1], target_q[1:])

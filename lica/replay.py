@@ -64,6 +64,6 @@ def sample_transitions(replay: Replay, key, n: int) -> Batch:
         return jnp.zeros_like(x) if zero_step else x
 
     data = replay.data
-    steps = [Batch(*[pick(buf, offset, offset == 1 and name in ("reward", "terminated", "mask"))
-                     for name, buf in zip(Batch._fields, data)]) for offset in (0, 1)]
+    steps = [Batch(**{name: pick(buf, offset, offset == 1 and name in ("reward", "terminated", "mask"))
+                      for name, buf in data._asdict().items() if buf is not None}) for offset in (0, 1)]
     return jax.tree.map(lambda a, b: jnp.stack([a, b]), *steps)

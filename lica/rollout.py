@@ -1,4 +1,7 @@
-"""Run a batch of episodes in vmapped environments with an algorithm's ``act`` (pure JAX)."""
+"""Collect a ``Batch`` in vmapped environments with an algorithm's ``act`` (pure JAX): whole
+episodes (``rollout``) or fixed-length segments of ongoing episodes (``segment``)."""
+
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -23,7 +26,8 @@ def rollout(env, algo, algo_state, key, n_envs: int, greedy: bool, keep_states: 
     """Play one episode in each of ``n_envs`` environments, padded to ``episode_limit`` steps.
 
     Returns ``(batch, episode_stats, env_states)``: ``episode_stats`` holds per-episode
-    ``return``, ``length`` and each ``info`` key summed over the episode's valid steps;
+    ``return``, ``length`` and each ``info`` key summed over the episode's valid steps (and
+    ``episodes``, 1 per environment, as ``segment`` counts them);
     ``env_states`` is the time-major stack of environment states when ``keep_states`` (for
     rendering; the last entry is the state after the final step), else ``None``.
 
@@ -81,7 +85,80 @@ def rollout(env, algo, algo_state, key, n_envs: int, greedy: bool, keep_states: 
     batch = Batch(**_concat_last({k: seq[k] for k in last}, last))
 
     mask = seq["mask"]
-    stats = {"return": jnp.sum(seq["reward"] * mask, 0), "length": jnp.sum(mask, 0)}
+    stats = {"return": jnp.sum(seq["reward"] * mask, 0), "length": jnp.sum(mask, 0), "episodes": jnp.ones((n_envs,))}
     stats.update({k: jnp.sum(v, 0) for k, v in seq["info"].items()})
     env_states = _concat_last(seq["env_state"], env_state) if keep_states else None
     return batch, stats, env_states
+
+
+class Runner(NamedTuple):
+    """The training environments between segments (``segment``): what the agents see now, the
+    actors' carry, steps into the episode, whether the next step begins one, and the running
+    sums (return, length, ``info``) of the episode under way. Every leaf leads with ``[B]``."""
+
+    obs: jax.Array
+    state: jax.Array
+    avail: jax.Array
+    env_state: Any
+    carry: Any
+    t: jax.Array
+    first: jax.Array
+    running: dict
+
+
+def _fresh_episodes(env, algo, key, n_envs):
+    """``Runner`` fields of ``n_envs`` newly reset environments (running sums at zero)."""
+    obs, state, avail, env_state = jax.vmap(env.reset)(jax.random.split(key, n_envs))
+    zeros = jnp.zeros((n_envs,))
+    running = {k: zeros for k in ("return", "length") + tuple(env.spec.info_keys)}
+    return Runner(obs, state, avail, env_state, algo.init_carry((n_envs,)), jnp.zeros((n_envs,), jnp.int32),
+                  jnp.ones((n_envs,)), running)
+
+
+def start_runner(env, algo, key, n_envs: int) -> Runner:
+    """``n_envs`` environments at the start of their first episode."""
+    return _fresh_episodes(env, algo, key, n_envs)
+
+
+def segment(env, algo, algo_state, runner: Runner, key, length: int):
+    """``length`` steps of every environment's ongoing episode, sampled from the policy.
+
+    An environment whose episode ends (the task terminates it or it reaches ``episode_limit``)
+    resets and goes on with a new one in the same segment; the actors' carry resets with it and
+    otherwise continues into the next segment. Returns ``(batch, episode_stats, runner)``:
+    ``batch`` is ``[length+1, B, ...]`` with every step valid (``Batch`` explains ``first``,
+    ``carry0`` and ``terminated`` there); ``episode_stats`` holds each environment's sums over
+    the episodes that *ended* in this segment (``episodes`` counts them), like ``rollout``'s.
+    """
+    n_envs = runner.obs.shape[0]
+    limit = env.spec.episode_limit
+
+    def step(runner, step_key):
+        act_key, env_key, reset_key = jax.random.split(step_key, 3)
+        actions, probs, carry = algo.act(algo_state, runner.carry, runner.obs, runner.avail, act_key, False)
+        nxt = jax.vmap(env.step)(jax.random.split(env_key, n_envs), runner.env_state, actions)
+        next_obs, next_state, next_avail, reward, terminated, info, next_env_state = nxt
+        t = runner.t + 1
+        done = (terminated > 0) | (t >= limit)
+        running = {"return": runner.running["return"] + reward, "length": runner.running["length"] + 1.0,
+                   **{k: runner.running[k] + info[k] for k in info}}
+        ended = {k: jnp.where(done, v, 0.0) for k, v in running.items()}
+        record = dict(obs=runner.obs, state=runner.state, avail=runner.avail, actions=actions, probs=probs,
+                      reward=reward, terminated=done.astype(jnp.float32), mask=jnp.ones((n_envs,)),
+                      first=runner.first, ended={**ended, "episodes": done.astype(jnp.float32)})
+        going_on = Runner(next_obs, next_state, next_avail, next_env_state, carry, t,
+                          jnp.zeros((n_envs,)), running)
+        fresh = _fresh_episodes(env, algo, reset_key, n_envs)
+        runner = jax.tree.map(lambda f, g: ops.where_leading(done, f, g), fresh, going_on)
+        return runner, record
+
+    carry0 = runner.carry
+    runner, seq = jax.lax.scan(step, runner, jax.random.split(key, length + 1)[:-1])
+    last_key = jax.random.fold_in(key, length)
+    actions, probs, _ = algo.act(algo_state, runner.carry, runner.obs, runner.avail, last_key, False)
+    zeros = jnp.zeros((n_envs,))
+    last = dict(obs=runner.obs, state=runner.state, avail=runner.avail, actions=actions, probs=probs,
+                reward=zeros, terminated=zeros, mask=zeros, first=runner.first)
+    stats = {k: jnp.sum(v, 0) for k, v in seq.pop("ended").items()}
+    batch = Batch(**_concat_last(seq, last), carry0=carry0)
+    return batch, stats, runner

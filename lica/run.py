@@ -137,9 +137,9 @@ def seed_rows(config, ts, metrics, wall_s) -> list[dict]:
         row = {"seed": config.seed + i, "env_steps": int(steps[i]), "updates": int(updates[i]),
                "wall_s": round(wall_s, 2)}
         row.update({k: float(v[i]) for k, v in metrics.items()})
-        if ran is not None:
-            row["train_episodes"] = int(ran[i]) * config.batch_size
-            if "train_win_rate" in row:  # a mean over the chunk's updates of equal batches
+        if "train_episodes" in row:
+            row["train_episodes"] = round(row["train_episodes"])
+            if "train_win_rate" in row:  # a mean over the chunk's training episodes
                 row["train_wins"] = round(row["train_win_rate"] * row["train_episodes"])
         rows.append(row)
     return rows
@@ -198,7 +198,7 @@ def train_run(config, run_dir: RunDir, resume: bool = False, progress=None):
     try:
         start = time.perf_counter() - meta["wall_s"]
         while int(state.env_steps.min()) < config.env_steps:
-            state, metrics = chunk(state)
+            state, metrics = jax.block_until_ready(chunk(state))  # dispatch is asynchronous
             last = seed_rows(config, state, metrics, time.perf_counter() - start)
             check_finite(last)
             rows += last

@@ -14,7 +14,8 @@ import jax.numpy as jnp
 from lica import algos, envs, ops
 from lica import replay as replay_lib
 from lica.batch import update_trimmed
-from lica.rollout import rollout
+from lica.config import ConfigError
+from lica.rollout import rollout, segment, start_runner
 
 
 class TrainState(NamedTuple):
@@ -22,17 +23,24 @@ class TrainState(NamedTuple):
     key: jax.Array
     env_steps: jax.Array
     updates: jax.Array
+    runner: Any = None  # the training environments between segments (``rollout='segments'``)
 
 
-def episode_metrics(stats, prefix):
-    """Means over episodes of a rollout's per-episode stats, named for metrics.csv."""
-    out = {f"{prefix}_return_mean": jnp.mean(stats["return"]),
-           f"{prefix}_episode_length": jnp.mean(stats["length"])}
-    for key, value in stats.items():
+def episode_sums(stats):
+    """A rollout's per-environment episode stats summed over environments."""
+    return jax.tree.map(lambda x: jnp.sum(x, 0), stats)
+
+
+def episode_metrics(sums, prefix):
+    """Means over episodes from ``episode_sums`` (``episodes`` counts them), named for
+    metrics.csv; ``won`` (1 on the step a battle is won) gives the win rate."""
+    n = jnp.maximum(sums["episodes"], 1.0)
+    out = {f"{prefix}_return_mean": sums["return"] / n, f"{prefix}_episode_length": sums["length"] / n}
+    for key, value in sums.items():
         if key == "won":
-            out[f"{prefix}_win_rate"] = jnp.mean(value > 0)
-        elif key not in ("return", "length"):
-            out[f"{prefix}_{key}_mean"] = jnp.mean(value)
+            out[f"{prefix}_win_rate"] = value / n
+        elif key not in ("return", "length", "episodes"):
+            out[f"{prefix}_{key}_mean"] = value / n
     return out
 
 
@@ -48,38 +56,50 @@ class Trainer(NamedTuple):
     env: Any
     algo: Any
     init: Any  # key -> TrainState
-    update: Any  # (TrainState, active) -> (TrainState, metrics)
+    update: Any  # (TrainState, active) -> (TrainState, metrics, episode sums)
     evaluate: Any  # TrainState -> metrics
 
 
 def make_trainer(config, env=None, seed_axis: str | None = None) -> Trainer:
     env = env or envs.make(config.env, **config.env_args)
     algo = algos.make(config, env.spec)
+    segments = config.rollout == "segments"
+    if segments and not algo.on_policy:
+        raise ConfigError(f"rollout=segments needs an on-policy algorithm (lica, coma, liir), not '{config.algo}'; "
+                          "use rollout=episodes")
 
     def init(key):
         init_key, key = jax.random.split(key)
-        return TrainState(algo.init(init_key), key, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+        runner = start_runner(env, algo, jax.random.fold_in(key, 2), config.batch_size) if segments else None
+        return TrainState(algo.init(init_key), key, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32), runner)
 
     def update(ts, active=True):
-        """One rollout and one algorithm update. An inactive seed (one that has reached its
-        evaluation point while others train on) hands the algorithm an all-padding batch, so
-        its replay buffer stays as it was; ``make_train`` then keeps the rest of its state."""
+        """One rollout (whole episodes, or a segment of the ongoing ones) and one algorithm
+        update. An inactive seed (one that has reached its evaluation point while others train
+        on) hands the algorithm an all-padding batch, so its replay buffer stays as it was;
+        ``make_train`` then keeps the rest of its state, the environments between segments too.
+        Returns the new state, the algorithm's metrics and the batch's ``episode_sums``."""
         key, roll_key, update_key = jax.random.split(ts.key, 3)
-        batch, stats, _ = rollout(env, algo, ts.algo, roll_key, config.batch_size, greedy=False,
-                                  seed_axis=seed_axis)
+        if segments:
+            batch, stats, runner = segment(env, algo, ts.algo, ts.runner, roll_key, config.segment_length)
+        else:
+            batch, stats, _ = rollout(env, algo, ts.algo, roll_key, config.batch_size, greedy=False,
+                                      seed_axis=seed_axis)
+            runner = None
         batch = batch._replace(mask=batch.mask * active)
-        if algo.on_policy:
+        if algo.on_policy and not segments:  # a segment has no padding to cut
             algo_state, metrics = update_trimmed(algo.update, ts.algo, batch, update_key, seed_axis)
         else:
             algo_state, metrics = algo.update(ts.algo, batch, update_key)
         steps = ts.env_steps + jnp.sum(batch.mask).astype(jnp.int32)
-        ts = TrainState(algo_state, key, steps, ts.updates + 1)
-        return ts, {**metrics, **episode_metrics(stats, "train")}
+        ts = TrainState(algo_state, key, steps, ts.updates + 1, runner)
+        return ts, metrics, episode_sums(stats)
 
     def evaluate(ts):
+        """Greedy whole episodes from fresh resets, however training collects its batches."""
         key = jax.random.fold_in(ts.key, 1)  # evaluation never advances the training key
         _, stats, _ = rollout(env, algo, ts.algo, key, config.eval_episodes, greedy=True, seed_axis=seed_axis)
-        return episode_metrics(stats, "test")
+        return episode_metrics(episode_sums(stats), "test")
 
     return Trainer(seed_axis, env, algo, init, update, evaluate)
 
@@ -107,8 +127,10 @@ def keep_active(active, new, old):
 def make_chunk(trainer, config):
     """``chunk(ts) -> (ts, metrics)`` over the seed-batched state: train every seed until its
     env-step count reaches its next evaluation point (a multiple of ``eval_interval``, at most
-    the budget), then evaluate. Metrics are averages over each seed's updates in the chunk;
-    ``chunk_updates`` is 0 for a seed that had already reached the budget.
+    the budget), then evaluate. The algorithm's metrics are averages over each seed's updates in
+    the chunk, the ``train_*`` episode metrics averages over the training episodes that ended in
+    it (``train_episodes`` counts them); ``chunk_updates`` is 0 for a seed that had already
+    reached the budget.
 
     The loop runs while any seed is short of its point, all seeds in lockstep (a ``vmap`` of a
     per-seed ``while_loop`` would select the whole state, replay buffers included, every step).
@@ -122,17 +144,18 @@ def make_chunk(trainer, config):
         def body(carry):
             ts, total, count = carry
             active = ts.env_steps < next_eval
-            new, metrics = update(ts, active)
+            new, *metrics = update(ts, active)
             ts = keep_active(active, new, ts)
             total = jax.tree.map(lambda t, m: t + jnp.where(active, m, 0), total, metrics)
             return ts, total, count + active
 
-        metrics_shape = jax.eval_shape(update, ts, ts.env_steps < next_eval)[1]
-        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), metrics_shape)
+        metrics_shape = jax.eval_shape(update, ts, ts.env_steps < next_eval)[1:]
+        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), list(metrics_shape))
         carry = (ts, zeros, jnp.zeros(ts.env_steps.shape, jnp.int32))
-        ts, total, count = jax.lax.while_loop(lambda c: jnp.any(c[0].env_steps < next_eval), body, carry)
+        ts, (total, sums), count = jax.lax.while_loop(lambda c: jnp.any(c[0].env_steps < next_eval), body, carry)
         means = jax.tree.map(lambda x: x / jnp.maximum(count, 1), total)
-        return ts, {**means, **evaluate(ts), "chunk_updates": count}
+        return ts, {**means, **episode_metrics(sums, "train"), "train_episodes": sums["episodes"],
+                    **evaluate(ts), "chunk_updates": count}
 
     return chunk
 

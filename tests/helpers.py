@@ -11,7 +11,7 @@ def target_equals_online_after_each_update(trainer, updates, online, target):
     ts = jax.jit(trainer.init)(jax.random.PRNGKey(0))
     same = []
     for _ in range(updates):
-        ts, metrics = update(ts)
+        ts, metrics, _ = update(ts)
         equal = jax.tree.map(lambda x, y: bool(jnp.all(x == y)), online(ts.algo), target(ts.algo))
         same.append(all(jax.tree.leaves(equal)))
     return ts, metrics, same

@@ -33,10 +33,15 @@ def test_an_on_policy_update_on_the_cut_batch_equals_the_full_one(short_episodes
     algo = algos.make(resolve("smac:3m", name), spec)
     assert algo.on_policy
     state, key = algo.init(jax.random.PRNGKey(0)), jax.random.PRNGKey(2)
-    full = jax.jit(algo.update)(state, batch, key)
-    cut = jax.jit(lambda s, b, k: update_trimmed(algo.update, s, b, k))(state, batch, key)
-    for x, y in zip(jax.tree.leaves(full), jax.tree.leaves(cut)):
+    (full_state, full_metrics) = jax.jit(algo.update)(state, batch, key)
+    cut_state, cut_metrics = jax.jit(lambda s, b, k: update_trimmed(algo.update, s, b, k))(state, batch, key)
+    for x, y in zip(jax.tree.leaves(full_state), jax.tree.leaves(cut_state)):
         np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-5)
+    for name, value in full_metrics.items():
+        # LIIR's meta_loss is (pi'/pi - 1) / lr for a tiny policy step: log pi' - log pi of two
+        # numbers near -1 differing by ~1e-4 holds ~3 significant digits in float32.
+        rtol = 1e-2 if name == "meta_loss" else 1e-3
+        np.testing.assert_allclose(value, cut_metrics[name], rtol=rtol, atol=1e-5, err_msg=name)
 
 
 def test_the_cut_under_a_seed_vmap_is_one_branch_for_all_seeds(short_episodes):

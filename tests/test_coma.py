@@ -69,7 +69,7 @@ def train_a_few_updates(env, sets):
     update = jax.jit(trainer.update)
     ts = jax.jit(trainer.init)(jax.random.PRNGKey(0))
     for _ in range(3):
-        ts, metrics = update(ts)
+        ts, metrics, _ = update(ts)
     assert all(np.isfinite(float(v)) for v in metrics.values()), metrics
     assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves((ts.algo.policy, ts.algo.critic)))
     return metrics

@@ -197,7 +197,7 @@ def test_training_rounds_warmup_and_target_updates_follow_the_env_step_clock():
     update = jax.jit(trainer.update)
     rounds, copied = [], []
     for _ in range(4):
-        ts, metrics = update(ts)
+        ts, metrics, _ = update(ts)
         rounds.append(int(ts.algo.rounds))
         copied.append(same_tree(ts.algo.policy, ts.algo.target_policy)
                       and same_tree(ts.algo.critic, ts.algo.target_critic))
@@ -208,7 +208,7 @@ def test_training_rounds_warmup_and_target_updates_follow_the_env_step_clock():
     soft = resolve("junction", "maddpg", sets=["update_every=64", "target_update_every=64", "tau=0.25"])
     trainer = make_trainer(soft)
     ts0 = trainer.init(jax.random.PRNGKey(0))
-    ts1, _ = jax.jit(trainer.update)(ts0)
+    ts1, *_ = jax.jit(trainer.update)(ts0)
     lerp = jax.tree.map(lambda t, p: 0.75 * t + 0.25 * p, ts0.algo.target_critic, ts1.algo.critic)
     jax.tree.map(lambda x, y: np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=1e-6),
                  ts1.algo.target_critic, lerp)
@@ -260,7 +260,7 @@ def test_trains_a_few_updates_without_nan_on_the_junction(algo):
     update = jax.jit(trainer.update)
     ts = ts0
     for _ in range(3):
-        ts, metrics = update(ts)
+        ts, metrics, _ = update(ts)
         assert all(np.isfinite(float(v)) for v in metrics.values()), metrics
         assert float(metrics["train_rounds"]) == 1
     assert all(jax.tree.leaves(jax.tree.map(lambda x: bool(jnp.all(jnp.isfinite(x))), ts.algo)))

@@ -101,7 +101,7 @@ def train_a_few_updates(env, sets):
     ts = jax.jit(trainer.init)(jax.random.PRNGKey(0))
     eta_before = ts.algo.intrinsic["r_in"]
     for _ in range(3):
-        ts, metrics = update(ts)
+        ts, metrics, _ = update(ts)
     assert all(np.isfinite(float(v)) for v in metrics.values()), metrics
     assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(ts.algo))
     moved = jax.tree.map(lambda x, y: float(jnp.abs(x - y).max()), ts.algo.intrinsic["r_in"], eta_before)

@@ -24,7 +24,7 @@ from pydantic import PositiveFloat, PositiveInt
 from lica import ops
 from lica.algos import value_based
 from lica.algos.base import Algorithm
-from lica.algos.value_based import PymarlConfig, Probability, epsilon, take, unroll
+from lica.algos.value_based import PymarlConfig, Probability, epsilon, previous_actions, take, unroll
 from lica.nets import initialize
 
 
@@ -81,7 +81,7 @@ def critic_inputs(batch, n_agents, n_actions):
     shape = (t1, b, n_agents)
     joint = jax.nn.one_hot(batch.actions, n_actions).reshape(t1, b, 1, n_agents * n_actions)
     others = joint * jnp.repeat(1.0 - jnp.eye(n_agents), n_actions, axis=1)  # [T+1, B, N, N*A]
-    last = jnp.concatenate([jnp.zeros_like(joint[:1]), joint[:-1]])
+    last = previous_actions(batch).reshape(t1, b, 1, n_agents * n_actions)
     parts = [jnp.broadcast_to(batch.state[:, :, None], shape + batch.state.shape[-1:]), batch.obs, others,
              jnp.broadcast_to(last, shape + last.shape[-1:]), jnp.broadcast_to(jnp.eye(n_agents), shape + (n_agents,))]
     return jnp.concatenate(parts, axis=-1)

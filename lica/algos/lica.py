@@ -16,6 +16,7 @@ from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
 
 from lica import ops
 from lica.algos.base import Algorithm
+from lica.algos.value_based import unroll
 from lica.config import TrainConfig
 from lica.nets import initialize, make_agent_policy, make_critic
 
@@ -122,17 +123,6 @@ def make(spec, config: Config) -> Algorithm:
             actions = jax.random.categorical(key, ops.mask_logits(logits, avail))
         return actions, probs, (hidden, jax.nn.one_hot(actions, a))
 
-    def unroll_logits(policy_params, batch):
-        """Agent logits at every step of the batch, replaying the recorded last actions."""
-        last_actions = jax.nn.one_hot(batch.actions, a)
-        last_actions = jnp.concatenate([jnp.zeros_like(last_actions[:1]), last_actions[:-1]])
-
-        def step(hidden, xs):
-            return policy.step(policy_params, hidden, *xs)
-
-        _, logits = jax.lax.scan(step, policy.init_carry(batch.obs.shape[1:2]), (batch.obs, last_actions))
-        return logits
-
     def critic_step(state, batch):
         """Eq. 2 / A7: regress Q(s_t, u_t) on TD(lambda) targets of the target critic."""
         taken = jax.nn.one_hot(batch.actions, a).reshape(batch.actions.shape[:2] + (n * a,))
@@ -159,7 +149,7 @@ def make(spec, config: Config) -> Algorithm:
         mask = batch.mask[:-1]
 
         def loss_fn(params):
-            logits = unroll_logits(params, batch)[:-1]
+            logits = unroll(policy, params, batch)[0][:-1]
             avail = batch.avail[:-1]
             if config.actions == "gumbel":
                 joint = ops.gumbel_softmax_st(key, logits, avail, config.gumbel_temperature)

@@ -84,22 +84,35 @@ def agent_policy(spec, config: PymarlConfig):
                              config.share_params, config.last_action_input)
 
 
+def previous_actions(batch: Batch):
+    """Each agent's previous action, one-hot, at every step ``0..T`` (``[T+1, B, N, A]``): zeros
+    where an episode begins; at step 0 of a segment, the last action of the segment before."""
+    n_actions = batch.avail.shape[-1]
+    taken = jax.nn.one_hot(batch.actions[:-1], n_actions)
+    if batch.first is None:
+        return jnp.concatenate([jnp.zeros_like(taken[:1]), taken])
+    _, last0 = batch.carry0
+    return jnp.concatenate([last0[None], taken]) * (1.0 - batch.first)[..., None, None]
+
+
 def unroll(policy, params, batch: Batch):
-    """Agent outputs and hidden states at every step ``0..T`` of a batch of episodes.
+    """Agent outputs and hidden states at every step ``0..T`` of a batch.
 
     Replays the recorded previous actions as inputs; returns ``(outputs [T+1, B, N, A],
     hidden [T+1, B, N, H])``, ``hidden[t]`` being the state after seeing step ``t`` (PyMARL's
-    ``mac.hidden_states``; zeros for MLP agents).
+    ``mac.hidden_states``; zeros for MLP agents). A segment's unroll starts from the hidden
+    state its rollout had (``batch.carry0``) and resets it where an episode begins.
     """
-    n_actions = batch.avail.shape[-1]
-    last_actions = jax.nn.one_hot(batch.actions, n_actions)
-    last_actions = jnp.concatenate([jnp.zeros_like(last_actions[:1]), last_actions[:-1]])
+    hidden0 = policy.init_carry(batch.obs.shape[1:2]) if batch.first is None else batch.carry0[0]
 
     def step(hidden, xs):
-        hidden, out = policy.step(params, hidden, *xs)
+        obs, last_action, first = xs
+        if first is not None:
+            hidden = ops.where_leading(first > 0, jnp.zeros_like(hidden), hidden)
+        hidden, out = policy.step(params, hidden, obs, last_action)
         return hidden, (out, hidden)
 
-    _, (outputs, hidden) = jax.lax.scan(step, policy.init_carry(batch.obs.shape[1:2]), (batch.obs, last_actions))
+    _, (outputs, hidden) = jax.lax.scan(step, hidden0, (batch.obs, previous_actions(batch), batch.first))
     return outputs, hidden
 
 

@@ -41,7 +41,7 @@ def simulate(config, iterations: int) -> np.ndarray:
         ts = trainer.init(key)
 
         def step(ts, _):
-            ts, _ = trainer.update(ts)
+            ts, *_ = trainer.update(ts)
             return ts, pass_probabilities(trainer, ts)
 
         _, p = jax.lax.scan(step, ts, None, length=iterations)
