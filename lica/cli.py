@@ -159,5 +159,30 @@ def plot(
     console.print("written: " + ", ".join(map(str, paths)))
 
 
+@app.command("vs-paper")
+def vs_paper(
+    runs: Annotated[list[str], typer.Argument(help="MAP=RUN_DIR pairs, e.g. 2s3z=runs/2s3z (a map may repeat)")],
+    out: Annotated[Path, typer.Option(help="folder for the table, its Markdown and one figure per map")] = Path("."),
+    algo: Annotated[str, typer.Option(help="whose curve in the paper's Fig. 4 to compare with")] = "lica",
+):
+    """Put the test win rate of StarCraft runs beside the paper's Fig. 4 at the same env steps."""
+    from lica.experiments import paper
+
+    maps: dict[str, list[str]] = {}
+    for pair in runs:
+        name, sep, path = pair.partition("=")
+        if not sep or not Path(path, "metrics.csv").exists():
+            fail(f"expected MAP=RUN_DIR with a metrics.csv, got '{pair}'")
+        if not paper.paper_points(name, algo):
+            fail(f"the paper's Fig. 4 has no {algo} curve for '{name}'; maps: 2s3z, 1c3s5z, 5m_vs_6m, "
+                 "2c_vs_64zg, MMM2, 3s5z_vs_3s6z")
+        maps.setdefault(name, []).append(path)
+    try:
+        paths = paper.write(maps, out, algo)
+    except (ValueError, RuntimeError) as e:
+        fail(str(e))
+    console.print("written: " + ", ".join(map(str, paths)))
+
+
 def main():
     sys.exit(app())

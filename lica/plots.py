@@ -26,7 +26,7 @@ class Curve:
     center: np.ndarray
     low: np.ndarray
     high: np.ndarray
-    seeds: int  # seeds at the first point
+    seeds: int  # seeds at the first point; 0 for a reference curve (the paper's), drawn dashed
 
 
 def find_runs(path) -> list[Path]:
@@ -109,6 +109,9 @@ def draw(panels: list[tuple[str, str, dict[str, Curve]]], stem, xlabel: str, sup
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), squeeze=False)
     for ax, (title, ylabel, curves) in zip(axes[0], panels):
         for label, curve in curves.items():
+            if curve.seeds == 0:
+                ax.plot(curve.x, curve.center, "--o", label=label, color="black", markersize=3)
+                continue
             ax.plot(curve.x, curve.center, label=label, color=colors[label])
             ax.fill_between(curve.x, curve.low, curve.high, color=colors[label], alpha=0.2, linewidth=0)
         ax.set(title=title, xlabel=xlabel, ylabel=ylabel)

@@ -2,7 +2,10 @@
 
 from pathlib import Path
 
+import numpy as np
+
 from lica import plots
+from lica.experiments import paper
 from lica.experiments.figures import Figure
 from lica.experiments.grid import unit_dir
 from lica.run import atomic_write
@@ -11,16 +14,38 @@ BAND_NAMES = {"median": "median and quartiles", "mean": "mean and standard devia
 
 
 def panel_curves(figure: Figure, out) -> list[tuple]:
-    """``(panel, {label: curve})`` for every panel, leaving out units with no metrics yet."""
+    """``(panel, {label: curve}, {label: algo})`` for every panel, leaving out units with no
+    metrics yet."""
     result = []
     for panel in figure.panels:
-        curves = {}
+        curves, algos = {}, {}
         for unit in figure.units:
             path = unit_dir(out, figure.name, unit)
             if unit.env == panel.env and plots.find_runs(path):
                 curves[unit.label] = plots.load_curve([path], panel.metric, figure.x, figure.band)
-        result.append((panel, curves))
+                algos[unit.label] = unit.algo
+        result.append((panel, curves, algos))
     return result
+
+
+def paper_at(panel, curve: plots.Curve, algo: str, tolerance: float = 160_000) -> str:
+    """The paper's Fig. 4 median for ``algo`` at our last evaluation's env steps, where the
+    paper has a point within ``tolerance`` of it (half the paper's evaluation interval)."""
+    if panel.metric != "test_win_rate" or not panel.env.startswith("smac:"):
+        return "-"
+    last = plots.Curve(curve.x[-1:], curve.center[-1:], curve.low[-1:], curve.high[-1:], curve.seeds)
+    found = paper.at_paper_steps(last, paper.paper_points(panel.env.split(":", 1)[1], algo), tolerance)
+    return f"{found[-1][2]:.2f} at {found[-1][0] / 1e6:g}M" if found else "-"
+
+
+def with_paper_curve(panel, curves: dict) -> dict:
+    """``curves`` plus the paper's LICA curve on a StarCraft win-rate panel, up to our last step."""
+    reference = paper.paper_curve(panel.env.split(":", 1)[1]) if panel.env.startswith("smac:") else None
+    if reference is None or panel.metric != "test_win_rate" or not curves:
+        return curves
+    end = int(np.searchsorted(reference.x, max(c.x[-1] for c in curves.values()))) + 1
+    cut = plots.Curve(reference.x[:end], reference.center[:end], reference.low[:end], reference.high[:end], 0)
+    return {**curves, "paper: LICA (read off Fig. 4)": cut}
 
 
 def final_value(curve: plots.Curve, band: str) -> str:
@@ -36,15 +61,17 @@ def ordering(curves: dict, lower_is_better: bool) -> str:
     return " > ".join(ranked)
 
 
-def panel_section(figure: Figure, panel, curves: dict) -> list[str]:
-    """One results.md section: the final value of every run on one panel, and their ordering."""
+def panel_section(figure: Figure, panel, curves: dict, algos: dict) -> list[str]:
+    """One results.md section: the final value of every run on one panel next to the paper's
+    at the same env steps (where the paper's Fig. 4 has one), and their ordering."""
     better = "lower" if panel.lower_is_better else "higher"
     lines = [f"## {panel.env}: {panel.ylabel} ({better} is better)", ""]
     if not curves:
         return lines + ["No runs yet.", ""]
-    lines += [f"| run | final {panel.metric} | mean over training | {figure.x} | seeds |", "|---|---|---|---|---|"]
-    lines += [f"| {label} | {final_value(c, figure.band)} | {c.center.mean():.3f} | {c.x[-1]:,.0f} | {c.seeds} |"
-              for label, c in curves.items()]
+    lines += [f"| run | final {panel.metric} | paper at the same steps | mean over training | {figure.x} | seeds |",
+              "|---|---|---|---|---|---|"]
+    lines += [f"| {label} | {final_value(c, figure.band)} | {paper_at(panel, c, algos[label])} | "
+              f"{c.center.mean():.3f} | {c.x[-1]:,.0f} | {c.seeds} |" for label, c in curves.items()]
     return lines + ["", f"Ordering here: {ordering(curves, panel.lower_is_better)}", ""]
 
 
@@ -53,8 +80,8 @@ def results_markdown(figure: Figure, budget: str, panels: list[tuple]) -> str:
              f"Budget `{budget}`; final evaluation, {BAND_NAMES[figure.band]} over seeds; the mean of "
              "the center line over all evaluations measures speed.", "",
              f"![{figure.name}]({figure.name}.png)", ""]
-    for panel, curves in panels:
-        lines += panel_section(figure, panel, curves)
+    for panel, curves, algos in panels:
+        lines += panel_section(figure, panel, curves, algos)
     return "\n".join(lines + ["## What the paper reports", "", figure.paper, ""])
 
 
@@ -62,7 +89,7 @@ def report(figure: Figure, budget: str, out) -> list[Path]:
     """Draw ``OUT/<figure>/<figure>.png|pdf`` and write ``OUT/<figure>/results.md``; returns the paths."""
     panels = panel_curves(figure, out)
     base = Path(out) / figure.name
-    drawn = [(p.env, p.ylabel, curves) for p, curves in panels]
+    drawn = [(p.env, p.ylabel, with_paper_curve(p, curves)) for p, curves, _ in panels]
     paths = plots.draw(drawn, base / figure.name, plots.X_LABELS[figure.x], figure.title)
     results = base / "results.md"
     atomic_write(results, results_markdown(figure, budget, panels))

@@ -1,0 +1,100 @@
+"""The paper's Fig. 4 curves beside ours, at equal env steps.
+
+``paper_fig4_curves.csv`` (next to this module) holds the median test win rates of the paper's
+Fig. 4, read by eye off the authors' published figure (``imgs/performance.png`` in their
+repository; about +-5 points and +-0.5M steps, see the file's header). It puts the paper's
+value next to ours; it is never a test oracle.
+"""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from lica import plots
+from lica.run import RunDir
+
+PAPER_CSV = Path(__file__).with_name("paper_fig4_curves.csv")
+COLUMNS = ["map", "env_steps", "seeds", "hypernet_hidden", "ours_median", "ours_q1", "ours_q3", "paper_median"]
+
+
+def paper_points(map_name: str, algo: str = "lica") -> list[tuple[int, float]]:
+    """The paper's (env steps, median win rate) points for ``algo`` on ``map_name``, in order."""
+    with PAPER_CSV.open() as f:
+        rows = csv.DictReader(line for line in f if not line.startswith("#"))
+        return sorted((int(r["env_steps"]), float(r["paper_median_win_rate"])) for r in rows
+                      if r["map"] == map_name and r["algo"] == algo)
+
+
+def paper_curve(map_name: str, algo: str = "lica") -> plots.Curve | None:
+    """The paper's points as a curve without a band, for drawing beside ours."""
+    points = paper_points(map_name, algo)
+    if not points:
+        return None
+    x, y = map(np.array, zip(*points))
+    return plots.Curve(x, y, y, y, seeds=0)
+
+
+def at_paper_steps(curve: plots.Curve, points, tolerance: float) -> list[tuple]:
+    """``(paper_steps, ours_index, paper_value)`` for each paper point that one of our
+    evaluations lies within ``tolerance`` env steps of (the nearest one); ours is never
+    interpolated."""
+    out = []
+    for steps, value in points:
+        k = int(np.argmin(np.abs(curve.x - steps)))
+        if abs(curve.x[k] - steps) <= tolerance:
+            out.append((steps, k, value))
+    return out
+
+
+def compare_rows(map_name: str, runs: list, algo: str = "lica", metric: str = "test_win_rate") -> list[dict]:
+    """One row per paper point of ``algo`` on ``map_name`` that ``runs`` (run directories of one
+    setting, seeds pooled) reached: our median and quartiles over seeds next to the paper's
+    median. Evaluations count as "at" a paper point within half an evaluation interval."""
+    paths = [run for path in runs for run in plots.find_runs(path)]
+    config = RunDir(paths[0]).read_config()
+    curve = plots.load_curve(paths, metric, "env_steps", "median")
+    seeds = len(plots.seed_series(paths, metric, "env_steps"))
+    rows = []
+    for steps, k, value in at_paper_steps(curve, paper_points(map_name, algo), config["eval_interval"] / 2):
+        rows.append({"map": map_name, "env_steps": steps, "seeds": seeds,
+                     "hypernet_hidden": config.get("hypernet_hidden") or "full",
+                     "ours_median": round(curve.center[k], 3), "ours_q1": round(curve.low[k], 3),
+                     "ours_q3": round(curve.high[k], 3), "paper_median": value})
+    return rows
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The comparison rows as a Markdown table (median [quartiles] against the paper)."""
+    lines = ["| map | env steps | seeds | critic width | ours: median [q1, q3] | paper |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['map']} | {r['env_steps'] / 1e6:g}M | {r['seeds']} | {r['hypernet_hidden']} | "
+              f"{r['ours_median']:.2f} [{r['ours_q1']:.2f}, {r['ours_q3']:.2f}] | {r['paper_median']:.2f} |"
+              for r in rows]
+    return "\n".join(lines)
+
+
+def write(maps_runs: dict[str, list], out_dir, algo: str = "lica") -> list[Path]:
+    """For ``{map: [run dirs]}``: ``fig4_<algo>_vs_paper.csv`` and ``.md`` and one figure per map
+    (``fig4_<algo>_vs_paper_<map>.png``) with our median and quartiles over the paper's curve."""
+    from lica.run import atomic_write
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows, written = [], []
+    for map_name, runs in maps_runs.items():
+        rows += compare_rows(map_name, runs, algo)
+        paths = [run for path in runs for run in plots.find_runs(path)]
+        curves = {f"ours ({algo})": plots.load_curve(paths, "test_win_rate", "env_steps", "median")}
+        paper = paper_curve(map_name, algo)
+        if paper is not None:  # up to the first point past our last evaluation
+            end = int(np.searchsorted(paper.x, curves[f"ours ({algo})"].x[-1])) + 1
+            curves["paper (read off Fig. 4)"] = plots.Curve(*(a[:end] for a in (paper.x, paper.center, paper.low,
+                                                                              paper.high)), seeds=0)
+        written += plots.draw([(map_name, "test win rate", curves)], out_dir / f"fig4_{algo}_vs_paper_{map_name}",
+                              plots.X_LABELS["env_steps"])
+    csv_path = out_dir / f"fig4_{algo}_vs_paper.csv"
+    lines = [",".join(COLUMNS)] + [",".join(str(r[c]) for c in COLUMNS) for r in rows]
+    atomic_write(csv_path, "\n".join(lines) + "\n")
+    md_path = csv_path.with_suffix(".md")
+    atomic_write(md_path, markdown_table(rows) + "\n")
+    return [csv_path, md_path, *written]
