@@ -125,8 +125,9 @@ class RunDir:
 def seed_rows(config, ts, metrics, wall_s) -> list[dict]:
     """One metrics.csv row per seed from a chunk's vmapped metrics, leaving out seeds that
     had already reached the budget and so ran no update in this chunk. ``train_episodes`` (and,
-    where battles are won, ``train_wins``) count the chunk's training episodes, so that rare
-    wins can be summed over a run."""
+    where battles are won, ``train_wins``) count the training episodes that ended in the chunk,
+    so that rare wins can be summed over a run; where none ended (segments longer than the
+    chunk), the row has no ``train_*`` means."""
     metrics = dict(jax.device_get(metrics))
     ran = metrics.pop("chunk_updates", None)
     steps, updates = jax.device_get((ts.env_steps, ts.updates))
@@ -139,7 +140,9 @@ def seed_rows(config, ts, metrics, wall_s) -> list[dict]:
         row.update({k: float(v[i]) for k, v in metrics.items()})
         if "train_episodes" in row:
             row["train_episodes"] = round(row["train_episodes"])
-            if "train_win_rate" in row:  # a mean over the chunk's training episodes
+            if row["train_episodes"] == 0:  # no training episode ended in the chunk: no means
+                row = {k: v for k, v in row.items() if not k.startswith("train_") or k == "train_episodes"}
+            elif "train_win_rate" in row:  # a mean over the chunk's training episodes
                 row["train_wins"] = round(row["train_win_rate"] * row["train_episodes"])
         rows.append(row)
     return rows
