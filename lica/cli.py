@@ -152,7 +152,9 @@ def plot(
         if missing:
             fail(f"no metrics.csv in {', '.join(missing)}")
         metric = metric or plots.default_metric(runs)
-        curves = {str(r): plots.load_curve([r], metric, x, band) for r in runs}
+        names = [r.name or str(r) for r in runs]  # a legend of folder names, not absolute paths
+        labels = names if len(set(names)) == len(names) else [str(r) for r in runs]
+        curves = {label: plots.load_curve([r], metric, x, band) for label, r in zip(labels, runs)}
         paths = plots.draw([("", metric, curves)], out, plots.X_LABELS[x])
     except (ValueError, RuntimeError) as e:
         fail(str(e))
