@@ -106,18 +106,13 @@ class Runner(NamedTuple):
     running: dict
 
 
-def _fresh_episodes(env, algo, key, n_envs):
-    """``Runner`` fields of ``n_envs`` newly reset environments (running sums at zero)."""
+def start_runner(env, algo, key, n_envs: int) -> Runner:
+    """``n_envs`` environments at the start of an episode (running sums at zero)."""
     obs, state, avail, env_state = jax.vmap(env.reset)(jax.random.split(key, n_envs))
     zeros = jnp.zeros((n_envs,))
     running = {k: zeros for k in ("return", "length") + tuple(env.spec.info_keys)}
     return Runner(obs, state, avail, env_state, algo.init_carry((n_envs,)), jnp.zeros((n_envs,), jnp.int32),
                   jnp.ones((n_envs,)), running)
-
-
-def start_runner(env, algo, key, n_envs: int) -> Runner:
-    """``n_envs`` environments at the start of their first episode."""
-    return _fresh_episodes(env, algo, key, n_envs)
 
 
 def segment(env, algo, algo_state, runner: Runner, key, length: int):
@@ -148,7 +143,7 @@ def segment(env, algo, algo_state, runner: Runner, key, length: int):
                       first=runner.first, ended={**ended, "episodes": done.astype(jnp.float32)})
         going_on = Runner(next_obs, next_state, next_avail, next_env_state, carry, t,
                           jnp.zeros((n_envs,)), running)
-        fresh = _fresh_episodes(env, algo, reset_key, n_envs)
+        fresh = start_runner(env, algo, reset_key, n_envs)
         runner = jax.tree.map(lambda f, g: ops.where_leading(done, f, g), fresh, going_on)
         return runner, record
 
