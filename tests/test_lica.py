@@ -5,12 +5,14 @@ import jax.numpy as jnp
 import numpy as np
 from helpers import target_equals_online_after_each_update
 
+from lica import ops
 from lica.algos import lica
 from lica.config import resolve
 from lica.envs.base import EnvSpec
 from lica.experiments import junction
 from lica.nets import MixingCritic, MLPCritic
 from lica.rollout import rollout
+from lica.train import make_trainer
 
 
 def test_mixing_critic_mixes_state_and_actions_multiplicatively():
@@ -25,13 +27,20 @@ def test_mixing_critic_mixes_state_and_actions_multiplicatively():
 
 
 def test_mlp_critic_first_layer_is_additive():
-    # C_MLP: nu = W [s; u] + b has no cross term; the mixing critic's einsum layer does.
+    # C_MLP: its first layer's output nu(s, u), read from the module itself, has no cross term
+    # d2 nu / ds du, where the mixing critic's Q has one (the test above).
     s, u = jnp.linspace(-1, 1, 3), jnp.linspace(0, 1, 4)
-    params = MLPCritic(8).init(jax.random.PRNGKey(0), s, u)
-    dense = params["params"]["Dense_0"]
-    nu = lambda s, u: (jnp.concatenate([s, u]) @ dense["kernel"] + dense["bias"]).sum()
-    cross = jax.jacfwd(jax.grad(nu, argnums=1), argnums=0)(s, u)
+    critic = MLPCritic(8)
+    params = critic.init(jax.random.PRNGKey(0), s, u)
+
+    def first_layer(s, u):
+        _, seen = critic.apply(params, s, u, capture_intermediates=True, mutable=["intermediates"])
+        return seen["intermediates"]["Dense_0"]["__call__"][0].sum()
+
+    cross = jax.jacfwd(jax.grad(first_layer, argnums=1), argnums=0)(s, u)
     assert float(jnp.abs(cross).max()) == 0.0
+    ds, du = jax.grad(first_layer, argnums=(0, 1))(s, u)  # the layer read sees both inputs
+    assert float(jnp.abs(ds).min()) > 0.0 and float(jnp.abs(du).min()) > 0.0
 
 
 class PaddedEnv:
@@ -85,3 +94,39 @@ def test_traffic_junction_lica_converges_to_an_optimal_joint_action():
     # both optima are found across initializations (credit assignment, not a fixed bias)
     final = np.round(res["p_pass"][-1])
     assert 0.3 < float(np.mean(final[:, 0] == 1)) < 0.7
+
+
+def test_policy_loss_gradient_is_minus_dq_du_through_the_probabilities_plus_adaptive_entropy():
+    # Eq. 4 and Eq. 6 with the critic fixed: d loss / d logits = J^T (-dQ/du) - (xi / H) dH/dlogits,
+    # J the Jacobian of the masked softmax; xi / H is a constant (else the bonus xi H / H = xi
+    # would have no gradient at all).
+    T, B, N, A = 3, 2, 2, 4
+    logits = jax.random.normal(jax.random.PRNGKey(0), (T, B, N, A))
+    avail = jnp.ones((T, B, N, A)).at[..., 0, 3].set(0.0)  # agent 0 may never take action 3
+    mask = jnp.array([[1.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
+    weights = jax.random.normal(jax.random.PRNGKey(1), (N, A))
+    critic_q = lambda u: jnp.sum(jnp.tanh(u * weights), axis=(-2, -1))  # a nonlinear Q(s, u)
+    config = lica.Config(env="junction", xi=0.11)
+
+    def loss(lg):
+        return lica.policy_loss(critic_q, ops.masked_probs(lg, avail), lg, avail, mask, config)[0]
+
+    probs, pullback = jax.vjp(lambda lg: ops.masked_probs(lg, avail), logits)
+    dq_du = jax.grad(lambda u: ops.masked_mean(critic_q(u), mask))(probs)
+    entropy = lambda lg: ops.masked_mean(jnp.mean(ops.categorical_entropy(lg, avail), -1), mask)
+    want = pullback(-dq_du)[0] - config.xi / entropy(logits) * jax.grad(entropy)(logits)
+    np.testing.assert_allclose(jax.grad(loss)(logits), want, rtol=1e-5, atol=1e-6)
+    # the loss's value: -(mean Q + xi), the bonus being xi H / H
+    np.testing.assert_allclose(loss(logits), -(ops.masked_mean(critic_q(probs), mask) + config.xi), rtol=1e-6)
+
+
+def test_the_policy_step_never_changes_the_critic():
+    # With a critic learning rate too small to move any weight, an update must leave the critic
+    # exactly as it was, though the policy step differentiates through it.
+    config = resolve("smac:3m", "lica", sets=["lr_critic=1e-30", "hypernet_hidden=16", "batch_size=2"])
+    trainer = make_trainer(config)
+    state = trainer.algo.init(jax.random.PRNGKey(0))
+    batch, _, _ = rollout(trainer.env, trainer.algo, state, jax.random.PRNGKey(1), 2, greedy=False)
+    new, _ = jax.jit(trainer.algo.update)(state, batch, jax.random.PRNGKey(2))
+    jax.tree.map(np.testing.assert_array_equal, new.critic, state.critic)
+    assert not np.allclose(new.policy["params"]["Dense_0"]["kernel"], state.policy["params"]["Dense_0"]["kernel"])

@@ -101,6 +101,21 @@ def entropy_bonus(entropy, config):
     return config.beta * entropy
 
 
+def policy_loss(critic_q, joint, logits, avail, mask, config):
+    """LICA's policy loss, Eq. 4 / A8 with Eq. 6: ``-(mean_t Q(s_t, joint_t) + bonus(H))``.
+
+    ``critic_q(joint [T, B, N, A]) -> Q [T, B]`` is the critic with its parameters fixed (the
+    policy step never updates it); ``joint`` holds the agents' action probabilities (or their
+    straight-through Gumbel samples), ``logits`` the masked policies whose entropy ``H`` (per
+    agent, averaged over agents, then over the valid steps of ``mask``) enters through
+    ``entropy_bonus``. Returns ``(loss, (q_mean, H))``.
+    """
+    q = critic_q(joint)
+    entropy = ops.masked_mean(jnp.mean(ops.categorical_entropy(logits, avail), -1), mask)
+    q_mean = ops.masked_mean(q, mask)
+    return -(q_mean + entropy_bonus(entropy, config)), (q_mean, entropy)
+
+
 def make(spec, config: Config) -> Algorithm:
     n, a = spec.n_agents, spec.n_actions
     policy = make_agent_policy(n, spec.obs_dim, a, config.hidden, config.agent == "rnn",
@@ -154,6 +169,9 @@ def make(spec, config: Config) -> Algorithm:
         """Eq. 4 / A8 with Eq. 6: ascend Q(s, pi^1..pi^n) + entropy through the critic."""
         mask = batch.mask[:-1]
 
+        def critic_q(joint):  # the critic as it stands, on the batch's states
+            return critic.apply(state.critic, batch.state[:-1], joint.reshape(joint.shape[:2] + (n * a,)))
+
         def loss_fn(params):
             logits = unroll(policy, params, batch)[0][:-1]
             avail = batch.avail[:-1]
@@ -161,10 +179,7 @@ def make(spec, config: Config) -> Algorithm:
                 joint = ops.gumbel_softmax_st(key, logits, avail, config.gumbel_temperature)
             else:
                 joint = ops.masked_probs(logits, avail)
-            q = critic.apply(state.critic, batch.state[:-1], joint.reshape(joint.shape[:2] + (n * a,)))
-            entropy = ops.masked_mean(jnp.mean(ops.categorical_entropy(logits, avail), -1), mask)
-            q_mean = ops.masked_mean(q, mask)
-            return -(q_mean + entropy_bonus(entropy, config)), (q_mean, entropy)
+            return policy_loss(critic_q, joint, logits, avail, mask, config)
 
         (loss, (q_mean, entropy)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.policy)
         updates, opt = policy_tx.update(grads, state.policy_opt, state.policy)
