@@ -22,7 +22,7 @@ console = Console()
 
 def fail(message: str):
     typer.secho(f"error: {message}", err=True, fg="red")
-    raise typer.Exit(2)
+    raise SystemExit(2)  # not typer.Exit, a RuntimeError the commands' handlers would catch again
 
 
 def summarize(rows: list[dict]) -> str:
@@ -48,6 +48,7 @@ def train(
     from lica.run import RunDir, train_run
     from lica import algos
 
+    created = None  # the run directory this call made, while it holds nothing
     try:
         if resume:
             if out is None:
@@ -62,6 +63,7 @@ def train(
         run_dir = RunDir(out)
         if not resume:
             run_dir.prepare(overwrite)
+            created = run_dir
         console.print(f"training [bold]{algo}[/] on [bold]{env}[/], {cfg.seeds} seed(s), "
                       f"{cfg.env_steps:,} env steps each -> {out}")
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -75,6 +77,8 @@ def train(
 
             last = train_run(cfg, run_dir, resume=resume, progress=progress)
     except (ValueError, RuntimeError) as e:
+        if created is not None:
+            created.remove_if_empty()  # a start that failed before writing leaves nothing behind
         fail(str(e))
     console.print(f"final (median over {cfg.seeds} seeds): {summarize(last)}; "
                   f"wall {last[0]['wall_s']:.0f}s; metrics in {out / 'metrics.csv'}")

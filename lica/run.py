@@ -62,7 +62,15 @@ class RunDir:
                 raise RunError(f"run directory '{self.path}' already exists; pass --resume to continue it "
                                "or --overwrite to replace it")
             shutil.rmtree(self.path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunError(f"cannot create run directory '{self.path}' ({e.strerror}); choose another --out") from None
+
+    def remove_if_empty(self):
+        """Remove the run directory if nothing was written into it."""
+        if self.path.is_dir() and not any(self.path.iterdir()):
+            self.path.rmdir()
 
     def write_config(self, config):
         atomic_write(self.config_file, yaml.safe_dump(config.model_dump(), sort_keys=False))

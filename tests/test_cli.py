@@ -67,14 +67,32 @@ def test_training_episodes_and_wins_are_counted_per_chunk():
     (["--env", "junction", "--set", "xi=abc"], "bad value for config key 'xi'"),
     (["--env", "junction", "--set", "critic=deep"], "bad value for config key 'critic'"),
     (["--env", "junction", "--set", "xi"], "--set expects key=value"),
+    (["--env", "mpe:spread-3", "--set", "env_args.bogus=1"], "unknown argument 'bogus' for environment 'mpe'"),
+    (["--env", "junction", "--resume"], "--resume needs --out RUN_DIR"),
 ])
 def test_bad_input_is_a_one_line_error_with_exit_2_and_writes_nothing(tmp_path, args, message):
     run = tmp_path / "run"
-    result = train(*args, "--out", str(run))
+    result = train(*args, "--out", str(run)) if "--resume" not in args else train(*args)
     assert result.exit_code == 2
-    assert message in result.output
+    assert message in result.output and result.output.count("error:") == 1
     assert "Traceback" not in result.output
-    assert not run.exists()
+    assert not run.exists()  # an environment's bad argument too: no empty run directory left
+
+
+def test_an_unwritable_out_is_a_one_line_error():
+    result = train(*FAST, "--out", "/proc/no_such_dir/run")
+    assert result.exit_code == 2 and "cannot create run directory '/proc/no_such_dir/run'" in result.output
+    assert "Traceback" not in result.output and result.output.count("error:") == 1
+
+
+def test_commands_print_nothing_of_jaxmarl():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", "import sys; from lica.cli import main; sys.argv = ['lica', 'list']; "
+                          "main()"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "mpe:spread-3" in out.stdout
+    assert "submoduled" not in out.stdout + out.stderr
 
 
 def test_existing_run_is_never_overwritten_without_asking(tmp_path):

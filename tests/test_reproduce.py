@@ -153,6 +153,7 @@ def test_bad_input_is_a_one_line_error_with_exit_2(tmp_path, args, message):
     result = runner.invoke(app, [*args, "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert message in result.output and "Traceback" not in result.output
+    assert result.output.count("error:") == 1  # once, not again as "error: 2"
     assert not (tmp_path / "out").exists()
 
 
