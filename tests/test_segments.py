@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lica import ops
+from lica.algos import value_based
 from lica.algos.value_based import unroll
 from lica.config import ConfigError, resolve
 from lica.envs.base import EnvSpec
@@ -91,8 +92,7 @@ def test_unrolling_a_segment_replays_the_probabilities_the_rollout_sampled_from(
 
 
 def trainer_policy(trainer, name):
-    from lica.algos import value_based
-
+    """The agents' network as ``play`` configured it for ``name``."""
     config = resolve("mpe:spread-3", name, sets=["agent=rnn", "last_action_input=true", "share_params=true"])
     return value_based.agent_policy(trainer.env.spec, config)
 
