@@ -26,13 +26,15 @@ def paper_points(map_name: str, algo: str = "lica") -> list[tuple[int, float]]:
                       if r["map"] == map_name and r["algo"] == algo)
 
 
-def paper_curve(map_name: str, algo: str = "lica") -> plots.Curve | None:
-    """The paper's points as a curve without a band, for drawing beside ours."""
+def paper_curve(map_name: str, algo: str = "lica", until: float = np.inf) -> plots.Curve | None:
+    """The paper's points as a curve without a band, for drawing beside ours: up to the first
+    point at or past ``until`` env steps (our last evaluation)."""
     points = paper_points(map_name, algo)
     if not points:
         return None
     x, y = map(np.array, zip(*points))
-    return plots.Curve(x, y, y, y, seeds=0)
+    end = int(np.searchsorted(x, until)) + 1
+    return plots.Curve(x[:end], y[:end], y[:end], y[:end], seeds=0)
 
 
 def at_paper_steps(curve: plots.Curve, points, tolerance: float) -> list[tuple]:
@@ -85,11 +87,9 @@ def write(maps_runs: dict[str, list], out_dir, algo: str = "lica") -> list[Path]
         rows += compare_rows(map_name, runs, algo)
         paths = [run for path in runs for run in plots.find_runs(path)]
         curves = {f"ours ({algo})": plots.load_curve(paths, "test_win_rate", "env_steps", "median")}
-        paper = paper_curve(map_name, algo)
-        if paper is not None:  # up to the first point past our last evaluation
-            end = int(np.searchsorted(paper.x, curves[f"ours ({algo})"].x[-1])) + 1
-            curves["paper (read off Fig. 4)"] = plots.Curve(*(a[:end] for a in (paper.x, paper.center, paper.low,
-                                                                              paper.high)), seeds=0)
+        paper = paper_curve(map_name, algo, until=curves[f"ours ({algo})"].x[-1])
+        if paper is not None:
+            curves["paper (read off Fig. 4)"] = paper
         written += plots.draw([(map_name, "test win rate", curves)], out_dir / f"fig4_{algo}_vs_paper_{map_name}",
                               plots.X_LABELS["env_steps"])
     csv_path = out_dir / f"fig4_{algo}_vs_paper.csv"

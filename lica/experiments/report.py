@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import numpy as np
 
 from lica import plots
 from lica.experiments import paper
@@ -40,12 +39,10 @@ def paper_at(panel, curve: plots.Curve, algo: str, tolerance: float = 160_000) -
 
 def with_paper_curve(panel, curves: dict) -> dict:
     """``curves`` plus the paper's LICA curve on a StarCraft win-rate panel, up to our last step."""
-    reference = paper.paper_curve(panel.env.split(":", 1)[1]) if panel.env.startswith("smac:") else None
-    if reference is None or panel.metric != "test_win_rate" or not curves:
+    if not panel.env.startswith("smac:") or panel.metric != "test_win_rate" or not curves:
         return curves
-    end = int(np.searchsorted(reference.x, max(c.x[-1] for c in curves.values()))) + 1
-    cut = plots.Curve(reference.x[:end], reference.center[:end], reference.low[:end], reference.high[:end], 0)
-    return {**curves, "paper: LICA (read off Fig. 4)": cut}
+    reference = paper.paper_curve(panel.env.split(":", 1)[1], until=max(c.x[-1] for c in curves.values()))
+    return curves if reference is None else {**curves, "paper: LICA (read off Fig. 4)": reference}
 
 
 def final_value(curve: plots.Curve, band: str) -> str:
