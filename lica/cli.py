@@ -4,9 +4,11 @@ Every user mistake (unknown name, bad key or value, existing run directory, corr
 ends in a one-line ``error: ...`` on stderr and exit code 2, before anything is written.
 """
 
+import signal
 import statistics
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -25,10 +27,40 @@ def fail(message: str):
     raise SystemExit(2)  # not typer.Exit, a RuntimeError the commands' handlers would catch again
 
 
+@contextmanager
+def interruptible(resume_hint: str):
+    """SIGTERM (a scheduler's or a session's end) handled like Ctrl-C: the command stops at its
+    next return to Python, the last checkpoint intact, and ends with one line and exit code 130.
+    ``resume_hint()`` gives that line."""
+
+    def on_sigterm(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    except KeyboardInterrupt:
+        typer.secho(resume_hint(), err=True, fg="yellow")
+        raise SystemExit(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def summarize(rows: list[dict]) -> str:
     """Median over seeds of the headline test metrics of one evaluation."""
     keys = [k for k in ("test_return_mean", "test_win_rate") if k in rows[0]]
     return ", ".join(f"{k} {statistics.median(r[k] for r in rows):.3f}" for k in keys)
+
+
+def resume_hint(out) -> str:
+    """What to do after an interrupted ``lica train``, from what its checkpoint holds."""
+    from lica.run import RunDir
+
+    meta = RunDir(out).checkpoint_meta()
+    if meta is None:
+        return f"interrupted before the first checkpoint; start again with --out {out} --overwrite"
+    step = f" at env step {meta['env_steps']:,}" if "env_steps" in meta else ""
+    return f"interrupted{step}; continue with --resume --out {out}"
 
 
 @app.command()
@@ -66,9 +98,10 @@ def train(
             created = run_dir
         console.print(f"training [bold]{algo}[/] on [bold]{env}[/], {cfg.seeds} seed(s), "
                       f"{cfg.env_steps:,} env steps each -> {out}")
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), TextColumn("{task.fields[result]}"), console=console) as bar:
-            task = bar.add_task("env steps (first chunk compiles)", total=cfg.env_steps, result="")
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn(), TextColumn("{task.fields[result]}"), console=console)
+        with interruptible(lambda: resume_hint(out)), bar:
+            task = bar.add_task("env steps (first evaluation compiles)", total=cfg.env_steps, result="")
 
             def progress(done, total, rows):
                 bar.update(task, completed=done, description="env steps", result=summarize(rows))
@@ -133,8 +166,10 @@ def reproduce(
     """
     from lica.experiments.reproduce import reproduce as run
 
+    hint = "interrupted; run the same command again to continue (each started unit resumes from its checkpoint)"
     try:
-        paths = run(figure, budget, out, ray, seeds_per_task, log=lambda m: console.print(m, highlight=False))
+        with interruptible(lambda: hint):
+            paths = run(figure, budget, out, ray, seeds_per_task, log=lambda m: console.print(m, highlight=False))
     except (ValueError, RuntimeError) as e:
         fail(str(e))
     console.print("written: " + ", ".join(map(str, paths)))

@@ -36,6 +36,10 @@ class TrainConfig(BaseModel):
     segment_length: PositiveInt = 25
     eval_interval: PositiveInt = 320_000  # env steps between greedy evaluations (Sec. 4.2)
     eval_episodes: PositiveInt = 32  # greedy test episodes per evaluation (Sec. 4.2)
+    # Env steps between the host's chances to checkpoint (``lica.run.train_run`` writes one there
+    # when ``CHECKPOINT_SECONDS`` have passed since the last): what a kill can lose. Leaves
+    # learning unchanged; null: checkpoint at evaluations only.
+    checkpoint_interval: PositiveInt | None = 10_000
     # Parameter initialization: PyTorch's defaults, as in the reference code, or Flax's
     # (``lica.nets.initialize``; measured on smac:2s3z in the lica preset's comment).
     init: Literal["torch", "flax"] = "torch"

@@ -17,11 +17,12 @@ def evaluate_run(path, episodes: int, render_path=None) -> list[dict]:
     run_dir = RunDir(path)
     saved = run_dir.read_config()
     config = validate(algos.get(saved["algo"]).Config, {**saved, "eval_episodes": episodes})
-    trainer, init, _, evaluate = make_train(config)
+    program = make_train(config)
+    trainer = program.trainer
     if render_path and not hasattr(trainer.env, "render"):
         raise ValueError(f"environment '{config.env}' cannot be drawn; run without --render")
-    state, _ = run_dir.load_checkpoint(jax.eval_shape(init))
-    metrics = jax.device_get(evaluate(state))
+    state, _, _ = run_dir.load_checkpoint(jax.eval_shape(program.init))
+    metrics = jax.device_get(program.evaluate(state))
     rows = [{"seed": config.seed + i, **{k: float(v[i]) for k, v in metrics.items()}} for i in range(config.seeds)]
     if render_path:
         draw_episode(trainer, jax.tree.map(lambda x: x[0], state), render_path)

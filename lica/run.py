@@ -39,12 +39,19 @@ def atomic_write(path: Path, data):
     """Write ``data`` (text, bytes, or a callable that writes to a binary file) to a temporary
     name, then rename it over ``path``: readers see the old file or the new one, never half."""
     tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as f:
-        if callable(data):
-            data(f)
-        else:
-            f.write(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as f:
+            if callable(data):
+                data(f)
+            else:
+                f.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException as e:  # a full disk, a lost mount, an interrupt: the old file stays as it was
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise RunError(f"could not write '{path}' ({e.strerror or e}); the previous version is kept; "
+                           "free space and continue with --resume") from None
+        raise
 
 
 class RunDir:
@@ -97,47 +104,73 @@ class RunDir:
         writer.writerows(rows)
         atomic_write(self.metrics_file, buf.getvalue())
 
-    def save_checkpoint(self, state, meta: dict):
-        """The state's leaves as one uncompressed ``.npz``, written array by array: a replay
-        buffer of gigabytes is never serialized into one more copy in memory."""
-        atomic_write(self.checkpoint_file, lambda f: np.savez(f, *jax.tree.leaves(state)))
+    def save_checkpoint(self, state, meta: dict, interval=None):
+        """The state's leaves, then those of ``interval`` (an evaluation interval in progress,
+        ``lica.train.Interval``) if given, as one uncompressed ``.npz`` written array by array
+        (a replay buffer of gigabytes is never serialized into one more copy in memory). The meta
+        goes inside the same file, so that a kill can never pair a state with another's meta;
+        ``checkpoint.json`` repeats it for people and for the grid runner."""
+        meta = {**meta, "interval": interval is not None}
+        leaves = jax.tree.leaves(state) + (jax.tree.leaves(interval) if interval is not None else [])
+        atomic_write(self.checkpoint_file, lambda f: np.savez(f, *leaves, meta=np.array(json.dumps(meta))))
         atomic_write(self.meta_file, json.dumps(meta))
 
-    def load_checkpoint(self, template):
-        """Restore a state shaped like ``template`` (arrays or ``jax.eval_shape`` structs); a
-        missing or corrupt file is a RunError. Leaves move to the device one at a time, so a
-        resumed replay buffer is never held twice."""
+    def _meta(self, saved) -> dict:
+        # Checkpoints written before the meta moved into the file have it beside it only.
+        return json.loads(str(saved["meta"]) if "meta" in saved.files else self.meta_file.read_text())
+
+    def checkpoint_meta(self) -> dict | None:
+        """The last checkpoint's meta (``env_steps``: the least over seeds, ``rows``, ``wall_s``,
+        ``interval``), or None where there is no readable checkpoint."""
+        try:
+            with np.load(self.checkpoint_file) as saved:
+                return self._meta(saved)
+        except Exception:  # missing or corrupt: no checkpoint to speak of
+            return None
+
+    def load_checkpoint(self, template, interval_template=None):
+        """``(state, interval, meta)``: the state shaped like ``template`` (arrays or
+        ``jax.eval_shape`` structs), and the interval in progress where the checkpoint holds one
+        and ``interval_template`` is given, else None. A missing or corrupt file is a RunError.
+        Leaves move to the device one at a time, so a resumed replay buffer is never held twice."""
         if not self.checkpoint_file.exists() or not self.meta_file.exists():
             raise RunError(f"no checkpoint in '{self.path}' to resume; start again with --overwrite")
-        expected, treedef = jax.tree.flatten(template)
         try:
-            meta = json.loads(self.meta_file.read_text())
             with np.load(self.checkpoint_file) as saved:
-                if len(saved.files) != len(expected):
+                stored = [f for f in saved.files if f != "meta"]
+                meta = self._meta(saved)
+                templates = [template]
+                if meta.get("interval") and interval_template is not None:
+                    templates.append(interval_template)
+                expected, treedef = jax.tree.flatten(templates)
+                unread = meta.get("interval") and interval_template is None  # ``lica eval`` wants the state only
+                if len(stored) != len(expected) and not (unread and len(stored) > len(expected)):
                     raise CheckpointMismatch
-                leaves = []
-                for i, want in enumerate(expected):
-                    leaf = saved[f"arr_{i}"]
-                    if leaf.shape != want.shape or leaf.dtype != want.dtype:
-                        raise CheckpointMismatch
-                    leaves.append(jax.device_put(leaf))
+                leaves = [_restore(saved[f"arr_{i}"], want) for i, want in enumerate(expected)]
         except CheckpointMismatch:
             raise RunError(f"checkpoint in '{self.path}' does not match its config; "
                            "start again with --overwrite") from None
         except Exception as e:  # zip, npy and json errors all mean the same to the user
             raise RunError(f"checkpoint in '{self.path}' is corrupt ({type(e).__name__}); "
                            "start again with --overwrite") from None
-        return jax.tree.unflatten(treedef, leaves), meta
+        state, *interval = jax.tree.unflatten(treedef, leaves)
+        return state, (interval[0] if interval else None), meta
+
+
+def _restore(leaf, want):
+    if leaf.shape != want.shape or leaf.dtype != want.dtype:
+        raise CheckpointMismatch
+    return jax.device_put(leaf)
 
 
 def seed_rows(config, ts, metrics, wall_s) -> list[dict]:
-    """One metrics.csv row per seed from a chunk's vmapped metrics, leaving out seeds that
-    had already reached the budget and so ran no update in this chunk. ``train_episodes`` (and,
-    where battles are won, ``train_wins``) count the training episodes that ended in the chunk,
-    so that rare wins can be summed over a run; where none ended (segments longer than the
-    chunk), the row has no ``train_*`` means."""
+    """One metrics.csv row per seed from an evaluation interval's vmapped metrics, leaving out
+    seeds that had already reached the budget and so ran no update in it. ``train_episodes``
+    (and, where battles are won, ``train_wins``) count the training episodes that ended in the
+    interval, so that rare wins can be summed over a run; where none ended (segments longer than
+    the interval), the row has no ``train_*`` means."""
     metrics = dict(jax.device_get(metrics))
-    ran = metrics.pop("chunk_updates", None)
+    ran = metrics.pop("interval_updates", None)
     steps, updates = jax.device_get((ts.env_steps, ts.updates))
     rows = []
     for i in range(config.seeds):
@@ -148,9 +181,9 @@ def seed_rows(config, ts, metrics, wall_s) -> list[dict]:
         row.update({k: float(v[i]) for k, v in metrics.items()})
         if "train_episodes" in row:
             row["train_episodes"] = round(row["train_episodes"])
-            if row["train_episodes"] == 0:  # no training episode ended in the chunk: no means
+            if row["train_episodes"] == 0:  # no training episode ended in the interval: no means
                 row = {k: v for k, v in row.items() if not k.startswith("train_") or k == "train_episodes"}
-            elif "train_win_rate" in row:  # a mean over the chunk's training episodes
+            elif "train_win_rate" in row:  # a mean over the interval's training episodes
                 row["train_wins"] = round(row["train_win_rate"] * row["train_episodes"])
         rows.append(row)
     return rows
@@ -187,38 +220,80 @@ class TensorBoard:
             w.close()
 
 
-def train_run(config, run_dir: RunDir, resume: bool = False, progress=None):
-    """Train ``config`` into ``run_dir`` (created by the caller), evaluating every ``eval_interval``.
+# A checkpoint between two evaluations is written at the first ``checkpoint_interval`` point
+# this many seconds after the last checkpoint, or ten times as long as the last one took to
+# write if that is longer: a kill loses about a minute of training, and a run whose state holds
+# replay buffers of gigabytes spends at most a tenth of its time writing them.
+CHECKPOINT_SECONDS = 60.0
+CHECKPOINT_SHARE = 0.1
 
-    ``progress(done_steps, total_steps, rows)`` is called after each chunk. Returns each seed's
-    last evaluation row.
+
+class CheckpointClock:
+    """Whether a checkpoint between evaluations is due (``CHECKPOINT_SECONDS``, ``CHECKPOINT_SHARE``)."""
+
+    def __init__(self):
+        self.saved_at, self.wait = time.perf_counter(), CHECKPOINT_SECONDS
+
+    def due(self) -> bool:
+        return time.perf_counter() - self.saved_at >= self.wait
+
+    def write(self, save):
+        """Call ``save()`` and time it."""
+        began = time.perf_counter()
+        save()
+        self.saved_at = time.perf_counter()
+        self.wait = max(CHECKPOINT_SECONDS, (self.saved_at - began) / CHECKPOINT_SHARE)
+
+
+def train_run(config, run_dir: RunDir, resume: bool = False, progress=None):
+    """Train ``config`` into ``run_dir`` (created by the caller), evaluating every
+    ``eval_interval`` and checkpointing in between (``CHECKPOINT_SECONDS``).
+
+    ``progress(done_steps, total_steps, rows)`` is called after each evaluation. Returns each
+    seed's last evaluation row. An interrupt (KeyboardInterrupt, which the CLI makes of
+    SIGTERM too) leaves the last checkpoint whole: every file is replaced atomically.
     """
     from lica.train import make_train
 
-    _, init, chunk, evaluate = make_train(config)
+    program = make_train(config)
+    state_shape = jax.eval_shape(program.init)
     if resume:  # shapes only: a fresh state would hold a second replay buffer
-        state, meta = run_dir.load_checkpoint(jax.eval_shape(init))
+        state, interval, meta = run_dir.load_checkpoint(state_shape, jax.eval_shape(program.begin, state_shape))
         rows = run_dir.read_metrics()[: meta["rows"]]
     else:
-        state = init()
+        state, interval = program.init(), None
         run_dir.write_config(config)
-        meta = {"wall_s": 0.0, "rows": 0}
-        rows = seed_rows(config, state, evaluate(state), 0.0)  # the untrained policy, at step 0
+        meta = {"wall_s": 0.0}
+        rows = seed_rows(config, state, program.evaluate(state), 0.0)  # the untrained policy, at step 0
         run_dir.write_metrics(rows)
     board = TensorBoard(run_dir.path, config)
+    start, clock = time.perf_counter() - meta["wall_s"], CheckpointClock()
     try:
-        start = time.perf_counter() - meta["wall_s"]
         while int(state.env_steps.min()) < config.env_steps:
-            state, metrics = jax.block_until_ready(chunk(state))  # dispatch is asynchronous
-            last = seed_rows(config, state, metrics, time.perf_counter() - start)
-            check_finite(last)
-            rows += last
-            run_dir.write_metrics(rows)
-            board.write(last)
-            meta = {"wall_s": last[0]["wall_s"], "rows": len(rows)}
-            run_dir.save_checkpoint(state, meta)
-            if progress:
+            interval = interval if interval is not None else program.begin(state)
+            state, interval = jax.block_until_ready(program.advance(state, interval))  # dispatch is asynchronous
+            if program.reached(state, interval):
+                last = evaluation_rows(config, program, state, interval, start)
+                rows += last
+                run_dir.write_metrics(rows)
+                board.write(last)
+                interval = None
+            elif not clock.due():
+                continue
+            meta = {"wall_s": round(time.perf_counter() - start, 2), "rows": len(rows),
+                    "env_steps": int(state.env_steps.min())}
+            clock.write(lambda: run_dir.save_checkpoint(state, meta, interval))
+            if interval is None and progress:
                 progress(int(state.env_steps.min()), config.env_steps, last)
     finally:
         board.close()
     return list({row["seed"]: row for row in rows}.values())  # each seed's last evaluation
+
+
+def evaluation_rows(config, program, state, interval, start) -> list[dict]:
+    """The metrics.csv rows of a finished evaluation interval, timed from ``start``; a RunError
+    if training diverged."""
+    metrics = jax.block_until_ready(program.conclude(state, interval))
+    rows = seed_rows(config, state, metrics, time.perf_counter() - start)
+    check_finite(rows)
+    return rows

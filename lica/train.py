@@ -1,9 +1,9 @@
 """One jitted training program per run: ``make_train(config)`` (DESIGN.md, "One data flow").
 
-Seeds are a leading ``vmap`` axis. The host calls ``chunk`` repeatedly: each call trains every
-seed until its env-step count reaches the next evaluation point (a ``while_loop`` of updates,
-no Python inside), then evaluates greedily. Between chunks the host writes metrics and
-checkpoints (``lica.run``).
+Seeds are a leading ``vmap`` axis. The host calls ``advance`` repeatedly: each call trains every
+seed until its env-step count reaches the next evaluation or checkpoint point (a ``while_loop``
+of updates, no Python inside); at an evaluation point ``conclude`` evaluates greedily. Between
+calls the host writes metrics and checkpoints (``lica.run``).
 """
 
 from typing import Any, NamedTuple
@@ -124,48 +124,103 @@ def keep_active(active, new, old):
     return jax.tree.map(pick, new, old, is_leaf=lambda x: isinstance(x, replay_lib.Replay))
 
 
-def make_chunk(trainer, config):
-    """``chunk(ts) -> (ts, metrics)`` over the seed-batched state: train every seed until its
-    env-step count reaches its next evaluation point (a multiple of ``eval_interval``, at most
-    the budget), then evaluate. The algorithm's metrics are averages over each seed's updates in
-    the chunk, the ``train_*`` episode metrics averages over the training episodes that ended in
-    it (``train_episodes`` counts them); ``chunk_updates`` is 0 for a seed that had already
-    reached the budget.
+class Interval(NamedTuple):
+    """One evaluation interval in progress, per seed: the env step where it ends and what its
+    updates have summed so far. A checkpoint between two evaluations holds it, so that a resumed
+    run writes the row the uninterrupted run would have written."""
 
-    The loop runs while any seed is short of its point, all seeds in lockstep (a ``vmap`` of a
+    target: jax.Array  # the seed's next multiple of ``eval_interval`` (it evaluates there or at the budget)
+    total: Any  # the algorithm's metrics summed over the interval's updates
+    sums: Any  # the training episodes' ``episode_sums``, summed
+    count: jax.Array  # updates in the interval (0 for a seed that had reached the budget)
+
+
+def end(config, interval):
+    """Each seed's evaluation point: its interval's target, or the budget if that comes first."""
+    return jnp.minimum(interval.target, config.env_steps)
+
+
+def make_intervals(trainer, config):
+    """``(begin, advance, conclude)`` over the seed-batched state.
+
+    * ``begin(ts)``: an empty ``Interval`` ending at each seed's next evaluation point: the
+      next multiple of ``eval_interval``, or the budget if that comes first (``end``; the
+      budget is applied as the interval runs, so that a resumed run may raise it).
+    * ``advance(ts, interval)``: train until every seed reaches its interval's end or, sooner,
+      its next multiple of ``checkpoint_interval``, so that the host can checkpoint between
+      evaluations. Splitting an interval this way leaves every seed's updates as they were.
+    * ``conclude(ts, interval)``: the interval's metrics: the algorithm's averaged over its
+      updates, the ``train_*`` episode metrics over the training episodes that ended in it
+      (``train_episodes`` counts them), the greedy evaluation, and ``interval_updates``.
+
+    The loop runs while any seed is short of its stop, all seeds in lockstep (a ``vmap`` of a
     per-seed ``while_loop`` would select the whole state, replay buffers included, every step).
     """
     update = over_seeds(trainer, trainer.update)
     evaluate = over_seeds(trainer, trainer.evaluate)
 
-    def chunk(ts):
-        next_eval = jnp.minimum((ts.env_steps // config.eval_interval + 1) * config.eval_interval, config.env_steps)
+    def begin(ts):
+        target = (ts.env_steps // config.eval_interval + 1) * config.eval_interval
+        _, metrics, sums = jax.eval_shape(update, ts, ts.env_steps < target)
+        zeros = lambda tree: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), tree)  # noqa: E731
+        return Interval(target, zeros(metrics), zeros(sums), jnp.zeros(ts.env_steps.shape, jnp.int32))
+
+    def advance(ts, interval):
+        stop = end(config, interval)
+        if config.checkpoint_interval:
+            every = config.checkpoint_interval
+            stop = jnp.minimum(stop, (ts.env_steps // every + 1) * every)
 
         def body(carry):
-            ts, total, count = carry
-            active = ts.env_steps < next_eval
-            new, *metrics = update(ts, active)
+            ts, iv = carry
+            active = ts.env_steps < stop
+            new, metrics, sums = update(ts, active)
             ts = keep_active(active, new, ts)
-            total = jax.tree.map(lambda t, m: t + jnp.where(active, m, 0), total, metrics)
-            return ts, total, count + active
+            add = lambda t, m: t + jnp.where(active, m, 0)  # noqa: E731
+            iv = Interval(iv.target, jax.tree.map(add, iv.total, metrics), jax.tree.map(add, iv.sums, sums),
+                          iv.count + active)
+            return ts, iv
 
-        metrics_shape = jax.eval_shape(update, ts, ts.env_steps < next_eval)[1:]
-        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), list(metrics_shape))
-        carry = (ts, zeros, jnp.zeros(ts.env_steps.shape, jnp.int32))
-        ts, (total, sums), count = jax.lax.while_loop(lambda c: jnp.any(c[0].env_steps < next_eval), body, carry)
-        means = jax.tree.map(lambda x: x / jnp.maximum(count, 1), total)
-        return ts, {**means, **episode_metrics(sums, "train"), "train_episodes": sums["episodes"],
-                    **evaluate(ts), "chunk_updates": count}
+        return jax.lax.while_loop(lambda c: jnp.any(c[0].env_steps < stop), body, (ts, interval))
 
-    return chunk
+    def conclude(ts, interval):
+        means = jax.tree.map(lambda x: x / jnp.maximum(interval.count, 1), interval.total)
+        return {**means, **episode_metrics(interval.sums, "train"), "train_episodes": interval.sums["episodes"],
+                **evaluate(ts), "interval_updates": interval.count}
+
+    return begin, advance, conclude
 
 
-def make_train(config, env=None):
-    """``(trainer, init, chunk, evaluate)``: ``init``, ``chunk`` and ``evaluate`` jitted over
-    ``config.seeds`` seeds; ``chunk`` consumes (donates) the state it is given."""
+class Program(NamedTuple):
+    """A run's jitted functions over ``config.seeds`` seeds (``make_train``)."""
+
+    config: Any
+    trainer: Trainer
+    init: Any  # () -> TrainState
+    begin: Any  # TrainState -> Interval
+    advance: Any  # (TrainState, Interval) -> (TrainState, Interval); consumes (donates) both
+    conclude: Any  # (TrainState, Interval) -> metrics of the finished interval
+    evaluate: Any  # TrainState -> greedy test metrics
+
+    def reached(self, ts, interval) -> bool:
+        """Whether every seed has reached the end of ``interval`` (time to ``conclude``)."""
+        return bool(jnp.all(ts.env_steps >= end(self.config, interval)))
+
+    def train_interval(self, ts):
+        """Train every seed to its next evaluation point and evaluate: ``(ts, metrics)``, the
+        loop ``lica.run.train_run`` runs with checkpoints and metrics in between."""
+        interval = self.begin(ts)
+        while not self.reached(ts, interval):
+            ts, interval = self.advance(ts, interval)
+        return ts, self.conclude(ts, interval)
+
+
+def make_train(config, env=None) -> Program:
+    """The run's ``Program``: ``init``, ``begin``, ``advance``, ``conclude`` and ``evaluate``
+    jitted over ``config.seeds`` seeds."""
     trainer = make_trainer(config, env, seed_axis=SEED_AXIS)
     seeds = jnp.arange(config.seeds) + config.seed
     init = jax.jit(lambda: jax.vmap(lambda s: trainer.init(jax.random.PRNGKey(s)))(seeds))
-    chunk = jax.jit(make_chunk(trainer, config), donate_argnums=0)
-    evaluate = jax.jit(over_seeds(trainer, trainer.evaluate))
-    return trainer, init, chunk, evaluate
+    begin, advance, conclude = make_intervals(trainer, config)
+    return Program(config, trainer, init, jax.jit(begin), jax.jit(advance, donate_argnums=(0, 1)), jax.jit(conclude),
+                   jax.jit(over_seeds(trainer, trainer.evaluate)))

@@ -48,13 +48,13 @@ def test_train_writes_config_metrics_tensorboard_checkpoint(tmp_path):
     assert any((run / "tb" / "seed_0").iterdir())
 
 
-def test_training_episodes_and_wins_are_counted_per_chunk():
+def test_training_episodes_and_wins_are_counted_per_interval():
     config = SimpleNamespace(seeds=3, seed=0, batch_size=8)
     ts = SimpleNamespace(env_steps=np.array([100, 90, 100]), updates=np.array([4, 3, 4]))
     metrics = {"train_win_rate": np.array([0.25, 0.5, 0.0]), "train_return_mean": np.array([1.0, 2.0, 0.0]),
-               "train_episodes": np.array([32.0, 0.0, 0.0]), "chunk_updates": np.array([4, 0, 4])}
+               "train_episodes": np.array([32.0, 0.0, 0.0]), "interval_updates": np.array([4, 0, 4])}
     rows = seed_rows(config, ts, metrics, wall_s=1.0)
-    assert [r["seed"] for r in rows] == [0, 2]  # seed 1 ran no update in this chunk
+    assert [r["seed"] for r in rows] == [0, 2]  # seed 1 ran no update in this interval
     assert rows[0]["train_episodes"] == 32 and rows[0]["train_wins"] == 8
     # seed 2 trained but no training episode ended (a segment run): no means, not zeros
     assert rows[1]["train_episodes"] == 0 and "train_return_mean" not in rows[1] and "train_wins" not in rows[1]

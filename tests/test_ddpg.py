@@ -293,8 +293,8 @@ def test_beats_a_uniform_random_policy_on_cooperative_navigation(algo, random_sp
     config = resolve(SPREAD, algo, sets=LEARN_SETS, seeds=LEARN_SEEDS, env_steps=LEARN_STEPS,
                      eval_interval=LEARN_STEPS, eval_episodes=128)
     start = time.time()
-    _, init, chunk, _ = make_train(config)
-    ts, metrics = chunk(init())
+    program = make_train(config)
+    ts, metrics = program.train_interval(program.init())
     after = np.asarray(metrics["test_return_mean"])
     print(f"{algo}: random {random_spread_return:.2f}, greedy after {LEARN_STEPS} steps {after.round(2)} "
           f"({time.time() - start:.0f} s)")

@@ -10,13 +10,13 @@ from lica.train import make_train
 
 
 def train(env, algo, env_steps, sets=()):
-    """Each seed's last chunk metrics (training episodes since the evaluation before, and the
+    """Each seed's last evaluation interval's metrics (training episodes since the evaluation before, and the
     greedy test) after ``env_steps`` with the default settings of ``algo`` on ``env``."""
     config = resolve(env, algo, sets=["eval_episodes=64", *sets], seeds=3, env_steps=env_steps)
-    _, init, chunk, _ = make_train(config)
-    state = init()
+    program = make_train(config)
+    state = program.init()
     while int(state.env_steps.min()) < env_steps:
-        state, metrics = chunk(state)
+        state, metrics = program.train_interval(state)
     return {k: np.asarray(v) for k, v in jax.device_get(metrics).items()}
 
 

@@ -126,8 +126,8 @@ def test_a_segment_run_counts_every_step_and_resumes_its_environments():
     config = resolve("mpe:spread-3", "lica", sets=["rollout=segments", "batch_size=2", "segment_length=5",
                                                     "eval_interval=50", "eval_episodes=2", "env_args.max_steps=7"],
                      seeds=2, env_steps=100)
-    _, init, chunk, _ = make_train(config)
-    ts, metrics = chunk(init())
+    program = make_train(config)
+    ts, metrics = program.train_interval(program.init())
     np.testing.assert_array_equal(ts.env_steps, [50, 50])  # 5 updates of 2 envs x 5 steps
     # 25 steps per environment = 3 whole 7-step episodes + 4 steps of the next one
     np.testing.assert_array_equal(metrics["train_episodes"], [6, 6])

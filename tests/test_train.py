@@ -33,13 +33,13 @@ def test_replay_stores_only_episodes_with_a_valid_step():
 def test_a_seed_at_its_budget_is_frozen_while_another_trains():
     config = resolve("mpe:spread-3", "qmix", sets=["env_args.max_steps=5", "batch_size=2", "buffer_size=16"],
                      seeds=2, env_steps=40, eval_interval=40)
-    _, init, chunk, _ = make_train(config)
-    state = init()
+    program = make_train(config)
+    state = program.init()
     state = state._replace(env_steps=state.env_steps.at[0].set(40))  # seed 0 is done
     before = jax.tree.map(lambda x: np.asarray(x[0]), state)
-    state, metrics = chunk(state)
+    state, metrics = program.train_interval(state)
     after = jax.tree.map(lambda x: np.asarray(x[0]), state)
-    assert list(np.asarray(metrics["chunk_updates"])) == [0, 4]
+    assert list(np.asarray(metrics["interval_updates"])) == [0, 4]
     assert jax.tree.all(jax.tree.map(np.array_equal, before, after))
     assert int(state.env_steps[1]) == 40 and int(state.algo.replay.size[1]) == 8
 
@@ -52,13 +52,14 @@ def host_ops(compiled_text: str) -> list[str]:
     return [op for op in HOST_OPS if op in compiled_text]
 
 
-def test_the_compiled_training_chunk_never_calls_back_to_the_host():
+def test_the_compiled_training_loop_never_calls_back_to_the_host():
     # DESIGN.md: nothing in the inner loop calls back to Python. Segments and episodes both.
     for sets in (["rollout=segments", "segment_length=3"], ["rollout=episodes"]):
         config = resolve("mpe:spread-3", "lica", sets=["batch_size=2", "eval_interval=24", "eval_episodes=2",
                                                         "env_args.max_steps=5", *sets], seeds=2, env_steps=48)
-        _, init, chunk, _ = make_train(config)
-        assert host_ops(chunk.lower(init()).compile().as_text()) == [], sets
+        program = make_train(config)
+        state = program.init()
+        assert host_ops(program.advance.lower(state, program.begin(state)).compile().as_text()) == [], sets
     # the check sees a host callback where there is one
     noisy = jax.jit(lambda x: jax.debug.callback(lambda v: None, x) or x + 1)
     assert host_ops(noisy.lower(jnp.ones(3)).compile().as_text()) == ["callback"]

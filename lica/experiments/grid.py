@@ -64,6 +64,7 @@ def comparable(values: dict) -> dict:
     """Config values as config.yaml stores them, without the budget (which may grow on resume)."""
     values = yaml.safe_load(yaml.safe_dump(values))
     values.pop("env_steps")
+    values.pop("checkpoint_interval", None)  # when a run checkpoints leaves its results as they are
     return values
 
 
