@@ -272,3 +272,16 @@ def test_render(envs, jitted, tmp_path):
     path = tmp_path / "mmm2.gif"
     env.render(states, str(path))
     assert path.stat().st_size > 0
+
+
+def test_state_last_action_appends_every_agents_last_action_one_hot():
+    plain, with_actions = make("smac:3m"), make("smac:3m", state_last_action=True)
+    n, a = plain.spec.n_agents, plain.spec.n_actions
+    assert with_actions.spec.state_dim == plain.spec.state_dim + n * a
+    _, state0, _, env_state = with_actions.reset(KEY)
+    _, plain0, _, _ = plain.reset(KEY)
+    np.testing.assert_array_equal(state0[: plain.spec.state_dim], plain0)
+    assert not state0[plain.spec.state_dim:].any()  # no action yet
+    actions = jnp.array([4, 0, 5])
+    _, state1, *_ = with_actions.step(KEY, env_state, actions)
+    np.testing.assert_array_equal(state1[plain.spec.state_dim:].reshape(n, a), jax.nn.one_hot(actions, a))

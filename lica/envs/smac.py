@@ -66,6 +66,9 @@ DEFAULT_ARGS = dict(
     see_enemy_actions=True,  # observe the enemies' last actions (SMAX's default)
     walls_cause_death=True,  # SMAX's default: a unit touching the map's edge dies
     terrain=True,  # the map's terrain and start positions where LAYOUTS has them, else SMAX's open map
+    # Append every agent's last action (one-hot; zeros after a reset) to the state, as SMAC's
+    # ``state_last_action`` does in PyMARL's sc2.yaml, which the paper's code ran with.
+    state_last_action=False,
     reward_win=200.0, reward_death_value=10.0, reward_scale_rate=20.0,
 )
 
@@ -73,8 +76,10 @@ TEAM_COLORS = ("tab:blue", "tab:red")
 
 
 class SMAC:
-    def __init__(self, map_name: str, episode_limit: int | None = None, terrain: bool = True, **env_kwargs):
+    def __init__(self, map_name: str, episode_limit: int | None = None, terrain: bool = True,
+                 state_last_action: bool = False, **env_kwargs):
         self.map_name = map_name
+        self.state_last_action = state_last_action
         limit = episode_limit or SMAC_LIMITS.get(map_name, SMAX_DEFAULT_LIMIT)
         layout = dict(LAYOUTS.get(map_name, {})) if terrain else {}
         if layout:
@@ -82,19 +87,25 @@ class SMAC:
         self.env = HeuristicEnemyUnitSMAX(scenario=SCENARIOS[map_name], max_steps=limit, **layout, **env_kwargs)
         self.sim = self.env._env
         self.agents = list(self.env.agents)
-        self.spec = EnvSpec(n_agents=self.sim.num_allies, obs_dim=self.sim.obs_size,
-                            state_dim=self.sim.state_size, n_actions=self.sim.num_ally_actions,
+        n_agents, n_actions = self.sim.num_allies, self.sim.num_ally_actions
+        state_dim = self.sim.state_size + (n_agents * n_actions if state_last_action else 0)
+        self.spec = EnvSpec(n_agents=n_agents, obs_dim=self.sim.obs_size,
+                            state_dim=state_dim, n_actions=n_actions,
                             episode_limit=int(limit), info_keys=("won",))
 
-    def _arrays(self, obs, env_state):
+    def _arrays(self, obs, env_state, actions):
         obs_arr = jnp.stack([obs[a] for a in self.agents]).astype(jnp.float32)
         avail = self.env.get_avail_actions(env_state)
         avail = jnp.stack([avail[a] for a in self.agents]).astype(jnp.float32)
-        return obs_arr, obs["world_state"].astype(jnp.float32), avail
+        state = obs["world_state"].astype(jnp.float32)
+        if self.state_last_action:
+            state = jnp.concatenate([state, jax.nn.one_hot(actions, self.spec.n_actions).reshape(-1)])
+        return obs_arr, state, avail
 
     def reset(self, key):
         obs, env_state = self.env.reset(key)
-        return (*self._arrays(obs, env_state), env_state)
+        no_action = jnp.full(self.spec.n_agents, -1)  # one_hot(-1) is all zeros
+        return (*self._arrays(obs, env_state, no_action), env_state)
 
     def step(self, key, env_state, actions):
         before = env_state.state
@@ -104,7 +115,7 @@ class SMAC:
         won = self.sim.won(after.unit_types, after.unit_health) & ~before.done
         info = {"won": won.astype(jnp.float32)}
         reward = rewards[self.agents[0]].astype(jnp.float32)
-        return (*self._arrays(obs, env_state), reward, dones["__all__"], info, env_state)
+        return (*self._arrays(obs, env_state, actions), reward, dones["__all__"], info, env_state)
 
     def render(self, env_states, path):
         """Draw one episode (a list of unbatched env states) to an animated GIF at ``path``."""
