@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from lica.config import resolve
-from lica.train import SEED_AXIS, make_trainer, over_seeds
+from lica.trainer import SEED_AXIS, make_trainer, over_seeds
 
 
 def raw_env_rate(env, n_envs, steps, repeats=3):

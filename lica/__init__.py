@@ -10,3 +10,7 @@ import os
 _SCHEDULER_FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler"
 if _SCHEDULER_FLAG not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_SCHEDULER_FLAG}=false".strip()
+
+from lica.api import Run, evaluate, train  # noqa: E402  (after the flag above: it must precede jax)
+
+__all__ = ["Run", "evaluate", "train"]

@@ -102,12 +102,17 @@ def validate(config_cls: type[BaseModel], values: dict) -> BaseModel:
         raise ConfigError(f"bad value for config key '{key}': {err['msg']} (got {err.get('input')!r})") from None
 
 
-def resolve(env: str, algo: str, file: str | None = None, sets: list[str] = (), **options) -> BaseModel:
-    """The full config of a run: defaults < presets < file < ``--set`` < explicit options."""
+def resolve(env: str, algo: str, file: str | None = None, sets: list[str] = (), env_object=None,
+            **options) -> BaseModel:
+    """The full config of a run: defaults < presets < file < ``--set`` < explicit options.
+    ``env_object``: the environment itself (``lica.train``), which ``env`` then only names."""
     from lica import algos, envs, presets
 
     module = algos.get(algo)
-    envs.check_name(env)
+    if env_object is None:
+        envs.check_name(env)
+    else:
+        envs.check_protocol(env, env_object)
     values = merge(presets.lookup(algo, env), load_file(file) if file else {})
     values = merge(values, parse_set(list(sets)))
     values = merge(values, {k: v for k, v in options.items() if v is not None})

@@ -7,7 +7,7 @@ from lica import algos
 from lica.config import validate
 from lica.rollout import rollout
 from lica.run import RunDir
-from lica.train import make_train
+from lica.trainer import make_train
 
 
 def evaluate_run(path, episodes: int, render_path=None) -> list[dict]:

@@ -29,7 +29,7 @@ def init(example: Batch, capacity: int) -> Replay:
 def add(replay: Replay, batch: Batch) -> Replay:
     """Insert a time-major batch of B episodes, overwriting the oldest when full.
 
-    Empty episodes (all padding, as ``lica.train`` hands a seed that has already reached its
+    Empty episodes (all padding, as ``lica.trainer`` hands a seed that has already reached its
     evaluation point) are not stored: their writes are dropped, so the buffer is untouched and
     is updated in place rather than copied.
     """

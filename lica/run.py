@@ -106,7 +106,7 @@ class RunDir:
 
     def save_checkpoint(self, state, meta: dict, interval=None):
         """The state's leaves, then those of ``interval`` (an evaluation interval in progress,
-        ``lica.train.Interval``) if given, as one uncompressed ``.npz`` written array by array
+        ``lica.trainer.Interval``) if given, as one uncompressed ``.npz`` written array by array
         (a replay buffer of gigabytes is never serialized into one more copy in memory). The meta
         goes inside the same file, so that a kill can never pair a state with another's meta;
         ``checkpoint.json`` repeats it for people and for the grid runner."""
@@ -245,17 +245,18 @@ class CheckpointClock:
         self.wait = max(CHECKPOINT_SECONDS, (self.saved_at - began) / CHECKPOINT_SHARE)
 
 
-def train_run(config, run_dir: RunDir, resume: bool = False, progress=None):
+def train_run(config, run_dir: RunDir, resume: bool = False, progress=None, env=None):
     """Train ``config`` into ``run_dir`` (created by the caller), evaluating every
     ``eval_interval`` and checkpointing in between (``CHECKPOINT_SECONDS``).
 
+    ``env``: the environment object, where ``config.env`` only names it (``lica.trainer``).
     ``progress(done_steps, total_steps, rows)`` is called after each evaluation. Returns each
     seed's last evaluation row. An interrupt (KeyboardInterrupt, which the CLI makes of
     SIGTERM too) leaves the last checkpoint whole: every file is replaced atomically.
     """
-    from lica.train import make_train
+    from lica.trainer import make_train
 
-    program = make_train(config)
+    program = make_train(config, env)
     state_shape = jax.eval_shape(program.init)
     if resume:  # shapes only: a fresh state would hold a second replay buffer
         state, interval, meta = run_dir.load_checkpoint(state_shape, jax.eval_shape(program.begin, state_shape))

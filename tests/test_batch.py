@@ -9,7 +9,7 @@ from lica import algos
 from lica.batch import trim_lengths, update_trimmed
 from lica.config import resolve
 from lica.rollout import rollout
-from lica.train import make_trainer
+from lica.trainer import make_trainer
 
 
 def test_trim_lengths_double_up_to_the_full_length():

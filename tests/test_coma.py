@@ -9,7 +9,7 @@ from lica.algos import coma
 from lica.batch import Batch
 from lica.config import resolve
 from lica.experiments import junction
-from lica.train import make_trainer
+from lica.trainer import make_trainer
 
 
 def random_batch(key, t=3, b=2, n=3, a=4, obs_dim=5, state_dim=6):

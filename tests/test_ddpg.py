@@ -16,7 +16,7 @@ from lica.algos.base import Algorithm
 from lica.config import resolve
 from lica.envs.base import EnvSpec
 from lica.rollout import rollout
-from lica.train import make_train, make_trainer
+from lica.trainer import make_train, make_trainer
 
 ALGOS = ["iddpg", "maddpg", "sqddpg"]
 SPREAD = "jaxmarl:MPE_simple_spread_v3"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lica.config import resolve
-from lica.train import make_train
+from lica.trainer import make_train
 
 
 def train(env, algo, env_steps, sets=()):

@@ -12,7 +12,7 @@ from lica.envs.base import EnvSpec
 from lica.experiments import junction
 from lica.nets import MixingCritic, MLPCritic
 from lica.rollout import rollout
-from lica.train import make_trainer
+from lica.trainer import make_trainer
 
 
 def test_mixing_critic_mixes_state_and_actions_multiplicatively():
@@ -77,7 +77,7 @@ def test_update_ignores_padded_steps_and_never_takes_unavailable_actions():
 
 def test_target_critic_is_copied_every_interval():
     config = resolve("junction", "lica", sets=["target_update_interval=3"])
-    from lica.train import make_trainer
+    from lica.trainer import make_trainer
 
     _, _, same = target_equals_online_after_each_update(
         make_trainer(config), 6, lambda s: s.critic, lambda s: s.target_critic)

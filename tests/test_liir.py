@@ -13,7 +13,7 @@ from lica.algos.value_based import take, unroll
 from lica.batch import Batch
 from lica.config import resolve
 from lica.envs.base import EnvSpec
-from lica.train import make_trainer
+from lica.trainer import make_trainer
 
 SPEC = EnvSpec(n_agents=2, obs_dim=3, state_dim=4, n_actions=3, episode_limit=4)
 

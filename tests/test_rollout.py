@@ -6,7 +6,7 @@ import numpy as np
 
 from lica.config import resolve
 from lica.rollout import rollout
-from lica.train import SEED_AXIS, make_trainer
+from lica.trainer import SEED_AXIS, make_trainer
 
 
 def test_rollout_alone_and_vmapped_over_seeds_agree_and_pad_with_zeros():

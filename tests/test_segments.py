@@ -13,7 +13,7 @@ from lica.algos.value_based import unroll
 from lica.config import ConfigError, resolve
 from lica.envs.base import EnvSpec
 from lica.rollout import segment, start_runner
-from lica.train import make_train, make_trainer
+from lica.trainer import make_train, make_trainer
 
 
 class CountingEnv:

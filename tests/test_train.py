@@ -9,7 +9,7 @@ from lica import replay as replay_lib
 from lica.algos.value_based import empty_batch
 from lica.config import resolve
 from lica.envs.base import EnvSpec
-from lica.train import make_train
+from lica.trainer import make_train
 
 
 def test_replay_stores_only_episodes_with_a_valid_step():

@@ -10,7 +10,7 @@ from helpers import target_equals_online_after_each_update
 from lica.algos import qmix, qtran, value_based, vdn
 from lica.config import resolve
 from lica.experiments import junction
-from lica.train import make_trainer
+from lica.trainer import make_trainer
 
 
 def test_vdn_mixer_sums_agent_values():

@@ -1,6 +1,6 @@
 """Fig. 5: the 1-step traffic junction over many random initializations, in one vmapped run.
 
-Each initialization is a seed of the ordinary training program (``lica.train``) with the
+Each initialization is a seed of the ordinary training program (``lica.trainer``) with the
 junction preset; after every update we read the exact policy probabilities, so the curve is
 P(optimal joint action) = p1(1-p2) + (1-p1)p2 with p_i = P(agent i passes), not a sample.
 ``lica reproduce fig5`` runs it through ``train_unit`` and draws it.
@@ -14,7 +14,7 @@ import numpy as np
 
 from lica.config import resolve
 from lica.envs.junction import PASS
-from lica.train import make_trainer
+from lica.trainer import make_trainer
 
 
 def pass_probabilities(trainer, ts):
