@@ -76,9 +76,9 @@ def train(
     overwrite: Annotated[bool, typer.Option(help="replace an existing run directory")] = False,
 ):
     """Train ALGO on ENV; writes config, metrics.csv, TensorBoard events and checkpoints."""
+    from lica import algos
     from lica.config import resolve, validate
     from lica.run import RunDir, train_run
-    from lica import algos
 
     created = None  # the run directory this call made, while it holds nothing
     try:
@@ -140,10 +140,23 @@ def evaluate(
 
 
 @app.command("list")
-def list_():
-    """Environments, algorithms and presets."""
+def list_(
+    keys: Annotated[Optional[str], typer.Option(help="show ALGO's config keys: default and meaning")] = None,
+):
+    """Environments, algorithms and presets; or one algorithm's config keys."""
     from lica import algos, envs, presets
+    from lica.config import describe
 
+    if keys is not None:
+        try:
+            config_cls = algos.get(keys).Config
+        except ValueError as e:
+            fail(str(e))
+        table = Table("key", "default", "meaning", title=f"{keys} config keys (--set key=value)")
+        for key, default, meaning in describe(config_cls):
+            table.add_row(key, default, meaning)
+        console.print(table)
+        return
     console.print("[bold]environments:[/] " + ", ".join(envs.names()) + ", jaxmarl:<any jaxmarl id>")
     console.print("[bold]algorithms:[/] " + ", ".join(algos.names()))
     table = Table("algo", "env", "preset overrides", title="presets")
@@ -157,8 +170,10 @@ def reproduce(
     figure: Annotated[str, typer.Argument(help="fig2, fig3, fig4, fig5, fig6 or figA1")],
     budget: Annotated[str, typer.Option(help="quick (a laptop CPU) or paper (the paper's budgets)")] = "quick",
     out: Annotated[Path, typer.Option(help="results directory; an existing one is resumed")] = Path("runs/reproduce"),
-    ray: Annotated[Optional[str], typer.Option(help="run the grid as Ray tasks on this cluster address (or 'auto')")] = None,
-    seeds_per_task: Annotated[Optional[int], typer.Option(min=1, help="split each unit's seeds into tasks of this size")] = None,
+    ray: Annotated[Optional[str], typer.Option(help="run the grid as Ray tasks on this cluster (address or 'auto')")]
+    = None,
+    seeds_per_task: Annotated[Optional[int], typer.Option(min=1, help="split each unit's seeds into tasks this size")]
+    = None,
 ):
     """Run one figure of the paper (its grid of env, algorithm, seeds), draw it and write results.md.
 
@@ -178,7 +193,8 @@ def reproduce(
 @app.command()
 def plot(
     runs: Annotated[list[Path], typer.Argument(help="run directories, or folders of them: one curve each")],
-    metric: Annotated[Optional[str], typer.Option(help="metrics.csv column, or a/b (default: win rate or return)")] = None,
+    metric: Annotated[Optional[str], typer.Option(help="metrics.csv column or a/b (default: win rate or return)")]
+    = None,
     band: Annotated[str, typer.Option(help="median (with quartiles) or mean (with std) over seeds")] = "median",
     x: Annotated[str, typer.Option(help="env_steps or updates")] = "env_steps",
     out: Annotated[Path, typer.Option(help="figure path without suffix; .png and .pdf are written")] = Path("curves"),

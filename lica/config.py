@@ -6,6 +6,8 @@ YAML file (``--config``), ``--set key=value`` pairs, and explicit CLI options. U
 bad values raise ``ConfigError`` with a one-line message naming the key.
 """
 
+import inspect
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,9 +24,9 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    env: str
-    env_args: dict[str, Any] = Field(default_factory=dict)
-    algo: str = "lica"
+    env: str  # environment name (lica list), or module.path:callable
+    env_args: dict[str, Any] = Field(default_factory=dict)  # keyword arguments of the environment
+    algo: str = "lica"  # algorithm name (lica list)
     seeds: PositiveInt = 1  # independent runs, vmapped in one process
     seed: int = 0  # seed i of a run uses PRNGKey(seed + i)
     env_steps: PositiveInt = 2_000_000  # training budget per seed
@@ -33,7 +35,7 @@ class TrainConfig(BaseModel):
     # StarCraft setting), or ``segment_length`` steps of every environment's ongoing episode
     # (on-policy learners only; the particle presets; ``lica.rollout.segment``).
     rollout: Literal["episodes", "segments"] = "episodes"
-    segment_length: PositiveInt = 25
+    segment_length: PositiveInt = 25  # env steps per segment (rollout=segments)
     eval_interval: PositiveInt = 320_000  # env steps between greedy evaluations (Sec. 4.2)
     eval_episodes: PositiveInt = 32  # greedy test episodes per evaluation (Sec. 4.2)
     # Env steps between the host's chances to checkpoint (``lica.run.train_run`` writes one there
@@ -89,6 +91,47 @@ def load_file(path: str | Path) -> dict:
     return data
 
 
+def describe(config_cls: type[BaseModel]) -> list[tuple[str, str, str]]:
+    """``(key, default, meaning)`` of every key of ``config_cls``, the meaning taken from the
+    comment after the key's line, or else the comment lines just above it, in the source of the
+    class that last defines it."""
+    meaning = {}
+    for cls in reversed(config_cls.__mro__):
+        if issubclass(cls, BaseModel) and cls is not BaseModel:
+            above = []
+            for line in inspect.getsource(cls).splitlines():
+                comment = re.match(r"\s+#\s?(.*)$", line)
+                field = re.match(r"\s+(\w+):[^#=]*(?:=[^#]*)?(?:#\s*(.*))?$", line)
+                if comment:
+                    above.append(comment[1])
+                elif field:
+                    meaning[field[1]] = field[2] or " ".join(above)
+                    above = []
+                else:
+                    above = []
+    out = []
+    for key, field in config_cls.model_fields.items():
+        default = "(required)" if field.is_required() else repr(field.get_default(call_default_factory=True))
+        out.append((key, default, meaning.get(key, "")))
+    return out
+
+
+# Keys that once had another name: the same concept has one key in every algorithm.
+RENAMED = {"lr": "lr_policy", "critic_lr": "lr_critic"}  # COMA and LIIR, like LICA and the DDPGs
+
+
+def renamed(config_cls: type[BaseModel], key: str) -> str | None:
+    """The new name of ``key`` where ``config_cls`` knows it only by that name."""
+    new = RENAMED.get(key)
+    fields = config_cls.model_fields
+    return new if new in fields and key not in fields else None
+
+
+def upgrade(config_cls: type[BaseModel], values: dict) -> dict:
+    """A saved config (``config.yaml`` of an older run) with renamed keys under their new names."""
+    return {renamed(config_cls, k) or k: v for k, v in values.items()}
+
+
 def validate(config_cls: type[BaseModel], values: dict) -> BaseModel:
     """Build ``config_cls`` from ``values``; a validation failure becomes a one-line ConfigError."""
     try:
@@ -96,6 +139,8 @@ def validate(config_cls: type[BaseModel], values: dict) -> BaseModel:
     except ValidationError as e:
         err = e.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "config"
+        if err["type"] == "extra_forbidden" and renamed(config_cls, key):
+            raise ConfigError(f"config key '{key}' is now '{renamed(config_cls, key)}'") from None
         if err["type"] == "extra_forbidden":
             valid = ", ".join(sorted(config_cls.model_fields))
             raise ConfigError(f"unknown config key '{key}'; valid keys: {valid}") from None

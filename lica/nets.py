@@ -11,7 +11,6 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-
 InitScheme = Literal["torch", "flax"]
 
 

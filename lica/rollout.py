@@ -12,7 +12,7 @@ from lica.batch import Batch
 
 def _concat_last(seq, last):
     """Append the final step ``last`` to the time-major sequence ``seq``."""
-    return jax.tree.map(lambda s, l: jnp.concatenate([s, l[None]], axis=0), seq, last)
+    return jax.tree.map(lambda s, x: jnp.concatenate([s, x[None]], axis=0), seq, last)
 
 
 def _zero_padding(alive, tree):

@@ -83,9 +83,14 @@ class RunDir:
         atomic_write(self.config_file, yaml.safe_dump(config.model_dump(), sort_keys=False))
 
     def read_config(self) -> dict:
+        """The saved config, keys renamed since it was written under their new names."""
+        from lica import algos
+        from lica.config import upgrade
+
         if not self.config_file.exists():
             raise RunError(f"'{self.path}' is not a run directory (no config.yaml); train one with 'lica train'")
-        return yaml.safe_load(self.config_file.read_text())
+        values = yaml.safe_load(self.config_file.read_text())
+        return upgrade(algos.get(values["algo"]).Config, values)
 
     def read_metrics(self) -> list[dict]:
         """The rows of metrics.csv, typed as they were written (empty cells left out)."""
@@ -261,6 +266,7 @@ def train_run(config, run_dir: RunDir, resume: bool = False, progress=None, env=
     if resume:  # shapes only: a fresh state would hold a second replay buffer
         state, interval, meta = run_dir.load_checkpoint(state_shape, jax.eval_shape(program.begin, state_shape))
         rows = run_dir.read_metrics()[: meta["rows"]]
+        run_dir.write_config(config)  # a larger budget, keys under their current names
     else:
         state, interval = program.init(), None
         run_dir.write_config(config)

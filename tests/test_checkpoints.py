@@ -13,12 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+from test_cli import FAST, read_rows, runner, train
 
 from lica import run as run_lib
 from lica.cli import app
 from lica.run import RunDir
-
-from test_cli import FAST, read_rows, runner, train
 
 BUDGET = ["--env-steps", "1920"]  # 3 evaluations after the one at step 0
 SPLIT = ["--set", "checkpoint_interval=128"]

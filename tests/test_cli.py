@@ -9,11 +9,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from lica import envs
 from lica.cli import app
 from lica.envs.junction import TrafficJunction
 from lica.run import seed_rows
-
-from lica import envs
 
 envs.names()  # import every family now: jaxmarl's import-time printing confuses CliRunner's capture
 runner = CliRunner()
@@ -160,3 +159,37 @@ def test_list_shows_environments_algorithms_presets():
     assert result.exit_code == 0
     for name in ["junction", "lica", "presets"]:
         assert name in result.output
+
+
+def test_one_vocabulary_old_key_names_point_to_the_new_ones(tmp_path):
+    run = tmp_path / "run"
+    result = train("--env", "junction", "--algo", "coma", "--set", "lr=0.001", "--out", str(run))
+    assert result.exit_code == 2 and "config key 'lr' is now 'lr_policy'" in result.output
+    assert not run.exists()
+    result = train("--env", "junction", "--algo", "coma", "--set", "lr_policy=0.001", "--set", "lr_critic=0.002",
+                   "--env-steps", "640", "--out", str(run))
+    assert result.exit_code == 0, result.output
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert (saved["lr_policy"], saved["lr_critic"]) == (0.001, 0.002)
+    # a run written before the rename resumes under the new names
+    saved["lr"], saved["critic_lr"] = saved.pop("lr_policy"), saved.pop("lr_critic")
+    (run / "config.yaml").write_text(yaml.safe_dump(saved))
+    result = train("--env", "junction", "--algo", "coma", "--env-steps", "1280", "--out", str(run), "--resume")
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load((run / "config.yaml").read_text())["lr_policy"] == 0.001
+    # value-based learners keep their single 'lr'
+    assert train("--env", "junction", "--algo", "qmix", "--set", "lr=0.001", "--set", "buffer_size=64",
+                 "--env-steps", "64", "--set", "eval_interval=64", "--out", str(tmp_path / "q")).exit_code == 0
+
+
+def test_list_keys_shows_every_key_with_its_default_and_meaning():
+    from lica.algos import coma
+
+    result = runner.invoke(app, ["list", "--keys", "coma"], terminal_width=250)
+    assert result.exit_code == 0
+    lines = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") >= 3}
+    assert set(coma.Config.model_fields) <= set(lines)
+    assert "0.0005" in lines["lr_policy"] and "coma.yaml" in lines["lr_policy"]
+    assert "PRNGKey(seed + i)" in lines["seed"]
+    result = runner.invoke(app, ["list", "--keys", "nope"])
+    assert result.exit_code == 2 and "unknown algorithm 'nope'" in result.output

@@ -6,8 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lica.algos import liir
 from lica import ops
+from lica.algos import liir
 from lica.algos.coma import critic_inputs, log_policy
 from lica.algos.value_based import take, unroll
 from lica.batch import Batch
@@ -50,7 +50,7 @@ def config_for(*sets):
 
 def test_meta_gradient_equals_finite_differences_and_is_not_zero():
     with jax.enable_x64(True):
-        parts, eta, (theta, *rest), key = tiny_case(config_for("lr=0.05"))
+        parts, eta, (theta, *rest), key = tiny_case(config_for("lr_policy=0.05"))
         meta = jax.jit(lambda e: parts.meta_loss(e, theta, *rest, 0.1))
         grad = jax.jit(jax.grad(meta))(eta)
         leaves, tree = jax.tree.flatten(eta)
@@ -69,7 +69,7 @@ def test_meta_gradient_is_the_gradient_of_extrinsic_improvement_through_the_poli
     ``grad_eta J^ex(theta'(eta)) / alpha -> grad_eta [grad_theta J^ex . -grad_theta L^proxy(eta)]``
     with ``J^ex = E[A^ex sum_i log pi(u^i)]``. Without intrinsic reward the meta-gradient is 0."""
     with jax.enable_x64(True):
-        config = config_for("lr=1e-7")
+        config = config_for("lr_policy=1e-7")
         parts, eta, (theta, batch, features, target_v, v_proxy, adv_ex), _ = tiny_case(config)
         eps = 0.1
         meta_grad = jax.grad(parts.meta_loss)(eta, theta, batch, features, target_v, v_proxy, adv_ex, eps)
@@ -89,7 +89,7 @@ def test_meta_gradient_is_the_gradient_of_extrinsic_improvement_through_the_poli
         for got, want in zip(jax.tree.leaves(meta_grad), jax.tree.leaves(expected)):
             np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-8 * float(jnp.abs(want).max()))
 
-        parts0, eta0, (theta0, *rest0), _ = tiny_case(config_for("lr=1e-7", "intrinsic_scale=0"))
+        parts0, eta0, (theta0, *rest0), _ = tiny_case(config_for("lr_policy=1e-7", "intrinsic_scale=0"))
         zero = jax.grad(parts0.meta_loss)(eta0, theta0, *rest0, eps)
         assert all(float(jnp.abs(g).max()) == 0.0 for g in jax.tree.leaves(zero))
 

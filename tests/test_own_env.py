@@ -5,14 +5,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_cli import read_rows, train
 
 import lica
+from examples.corridor import Corridor
 from lica import algos
 from lica.config import parse_set, resolve
 from lica.trainer import make_train
-
-from examples.corridor import Corridor
-from test_cli import read_rows, train
 
 REPO = Path(__file__).parents[1]  # examples/ is a package there
 

@@ -51,7 +51,8 @@ def test_vs_paper_writes_table_markdown_and_figure(tmp_path):
     assert list(rows[0]) == paper.COLUMNS
     assert [(r["env_steps"], r["ours_median"], r["hypernet_hidden"]) for r in rows] == [
         ("1000000", "0.3", "full"), ("2000000", "0.6", "full")]
-    assert "| 2s3z | 1M | 1 | full | 0.30 [0.30, 0.30] | 0.10 |" in (tmp_path / "out" / "fig4_lica_vs_paper.md").read_text()
+    table = (tmp_path / "out" / "fig4_lica_vs_paper.md").read_text()
+    assert "| 2s3z | 1M | 1 | full | 0.30 [0.30, 0.30] | 0.10 |" in table
     assert (tmp_path / "out" / "fig4_lica_vs_paper_2s3z.png").stat().st_size > 0
 
 

@@ -1,7 +1,6 @@
 """Rollouts stop once every episode has ended; what they return does not depend on that."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from lica.config import resolve

@@ -9,8 +9,18 @@ from jaxmarl.environments.smax.smax_env import SMAX, Scenario
 
 from lica.envs import make, smac, smac_scripted
 from lica.envs.smax_units import (
-    COLOSSUS, COLOSSUS_SPLASH, ENERGY_REGEN, HP_PER_ENERGY, MARAUDER, MARINE, MEDIVAC, MEDIVAC_HEAL_RATE,
-    STALKER, ZERGLING, HeuristicEnemyUnitSMAX, UnitSMAX,
+    COLOSSUS,
+    COLOSSUS_SPLASH,
+    ENERGY_REGEN,
+    HP_PER_ENERGY,
+    MARAUDER,
+    MARINE,
+    MEDIVAC,
+    MEDIVAC_HEAL_RATE,
+    STALKER,
+    ZERGLING,
+    HeuristicEnemyUnitSMAX,
+    UnitSMAX,
 )
 
 KEY = jax.random.PRNGKey(0)

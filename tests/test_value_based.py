@@ -47,7 +47,7 @@ def test_qtran_losses_on_a_hand_checked_example():
     # min(sum Q_i(u) - Q_jt(u) + V, 0) = (min(0 - 1 + 0.5, 0), min(4 - 2 - 1, 0)) = (-0.5, 0)
     assert float(nopt) == pytest.approx(0.5**2 / 2)
     # gradients only where PyMARL lets them through: Q_jt by L_td alone, V by L_opt and L_nopt
-    total = lambda jq, vv, gq: sum(w * l for w, l in zip((1.0, 1.0, 0.1), qtran.qtran_losses(jq, vv, gq, *args)))
+    total = lambda jq, vv, gq: sum(w * loss for w, loss in zip((1.0, 1.0, 0.1), qtran.qtran_losses(jq, vv, gq, *args)))
     g_joint, g_v, g_greedy = jax.grad(total, argnums=(0, 1, 2))(joint_q, v, greedy_joint_q)
     np.testing.assert_allclose(g_joint, [-1.5, 1.5, 0.0], rtol=1e-6)
     np.testing.assert_allclose(g_v, [1.0 + 0.1 * -0.5, -2.5, 0.0], rtol=1e-6)

@@ -24,7 +24,7 @@ from pydantic import PositiveFloat, PositiveInt
 from lica import ops
 from lica.algos import value_based
 from lica.algos.base import Algorithm
-from lica.algos.value_based import PymarlConfig, Probability, epsilon, previous_actions, take, unroll
+from lica.algos.value_based import Probability, PymarlConfig, epsilon, previous_actions, take, unroll
 from lica.nets import initialize
 
 
@@ -33,8 +33,8 @@ class Config(PymarlConfig):
     ``batch_size``: the inherited 32 episodes per update that the paper uses for every method
     (Sec. 4.2, following LIIR) instead of coma.yaml's 8."""
 
-    lr: PositiveFloat = 0.0005  # agents, coma.yaml
-    critic_lr: PositiveFloat = 0.0005  # coma.yaml
+    lr_policy: PositiveFloat = 0.0005  # agents, coma.yaml lr
+    lr_critic: PositiveFloat = 0.0005  # coma.yaml critic_lr
     td_lambda: Probability = 0.8  # coma.yaml
     epsilon_start: Probability = 0.5  # exploration floor of the policy, coma.yaml
     epsilon_finish: Probability = 0.01  # coma.yaml
@@ -56,7 +56,7 @@ PRESETS = [
     # greedy reward per step -2.5, -1.9 and -2.5 (random -3.2; LICA -1.3 to -1.5).
     ("mpe:*", {"agent": "mlp", "share_params": False, "last_action_input": False,
                "rollout": "segments", "batch_size": 8, "segment_length": 4, "optimizer": "adam",
-               "lr": 3e-4, "critic_lr": 1e-3, "critic_train_mode": "batch", "target_update_interval": 20,
+               "lr_policy": 3e-4, "lr_critic": 1e-3, "critic_train_mode": "batch", "target_update_interval": 20,
                "epsilon_start": 0.0, "epsilon_finish": 0.0, "eval_interval": 50_000, "eval_episodes": 32}),
     ("mpe:spread-*", {"hidden": 32, "gamma": 0.9}),  # A1.2
     ("mpe:predator-prey", {"hidden": 128, "gamma": 0.99}),  # A1.2
@@ -65,7 +65,7 @@ PRESETS = [
     # and no epsilon floor, so COMA and LICA differ only in how they assign credit. (With
     # PyMARL's RMSProp, whose first steps are ~10x lr, COMA converges faster.)
     ("junction", {"agent": "mlp", "hidden": 32, "share_params": False, "last_action_input": False,
-                  "optimizer": "adam", "lr": 0.01, "critic_lr": 0.01, "td_lambda": 0.0, "critic_hidden": 32,
+                  "optimizer": "adam", "lr_policy": 0.01, "lr_critic": 0.01, "td_lambda": 0.0, "critic_hidden": 32,
                   "epsilon_start": 0.0, "epsilon_finish": 0.0,
                   "batch_size": 64, "env_steps": 60 * 64, "eval_interval": 640, "eval_episodes": 1}),
 ]
@@ -181,8 +181,8 @@ def make(spec, config: Config) -> Algorithm:
     n, a = spec.n_agents, spec.n_actions
     policy = value_based.agent_policy(spec, config)
     critic = MLP((config.critic_hidden, config.critic_hidden, a))
-    policy_tx = value_based.optimizer(config.lr, config)
-    critic_tx = value_based.optimizer(config.critic_lr, config)
+    policy_tx = value_based.optimizer(config.lr_policy, config)
+    critic_tx = value_based.optimizer(config.lr_critic, config)
     input_dim = spec.state_dim + spec.obs_dim + 2 * n * a + n
 
     def init(key):

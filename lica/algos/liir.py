@@ -39,7 +39,7 @@ from lica.algos import value_based
 from lica.algos.base import Algorithm
 from lica.algos.coma import MLP, actor, critic_inputs, fit_critic, log_policy
 from lica.algos.coma import PRESETS as COMA_PRESETS
-from lica.algos.value_based import PymarlConfig, Probability, epsilon, take, unroll
+from lica.algos.value_based import Probability, PymarlConfig, epsilon, take, unroll
 from lica.nets import initialize
 
 
@@ -47,8 +47,8 @@ class Config(PymarlConfig):
     """LIIR's hyper-parameters: the authors' ``src/config/algs/liir_smac.yaml`` and
     ``default.yaml`` (PyMARL-based), constants from their learner and critic as cited."""
 
-    lr: PositiveFloat = 0.0005  # agents, liir_smac.yaml
-    critic_lr: PositiveFloat = 0.0005  # proxy critic and intrinsic reward, liir_smac.yaml
+    lr_policy: PositiveFloat = 0.0005  # agents, liir_smac.yaml lr
+    lr_critic: PositiveFloat = 0.0005  # proxy critic and intrinsic reward, liir_smac.yaml critic_lr
     td_lambda: Probability = 0.8  # liir_smac.yaml
     epsilon_start: Probability = 0.5  # exploration floor of the policy, liir_smac.yaml
     epsilon_finish: Probability = 0.01  # liir_smac.yaml
@@ -156,10 +156,10 @@ def build(spec, config: Config) -> Parts:
         above RMSProp's epsilon.
         """
         grads = jax.grad(policy_loss)(theta, eta_r_in, batch, features, target_v_proxy, v_proxy, eps)
-        theta_new = jax.tree.map(lambda p, g: p - config.lr * g, theta, grads)
+        theta_new = jax.tree.map(lambda p, g: p - config.lr_policy * g, theta, grads)
         log_ratio = log_pi_taken(theta_new, batch, eps) - jax.lax.stop_gradient(log_pi_taken(theta, batch, eps))
         improvement = ops.masked_mean(adv_ex * jnp.expm1(jnp.sum(log_ratio, axis=-1)), batch.mask[:-1])
-        return -improvement / config.lr
+        return -improvement / config.lr_policy
 
     proxy = ProxyCritic(config.critic_hidden)
     return Parts(policy, proxy, IntrinsicReward(a, config.intrinsic_bound), MLP((config.critic_hidden,) * 2 + (1,)),
@@ -170,9 +170,9 @@ def make(spec, config: Config) -> Algorithm:
     n, a = spec.n_agents, spec.n_actions
     parts = build(spec, config)
     policy, proxy = parts.policy, parts.proxy
-    policy_tx = value_based.optimizer(config.lr, config)
-    critic_tx = value_based.optimizer(config.critic_lr, config)
-    intrinsic_tx = value_based.optimizer(config.critic_lr, config)
+    policy_tx = value_based.optimizer(config.lr_policy, config)
+    critic_tx = value_based.optimizer(config.lr_critic, config)
+    intrinsic_tx = value_based.optimizer(config.lr_critic, config)
     input_dim = spec.state_dim + spec.obs_dim + 2 * n * a + n
 
     def init(key):

@@ -29,7 +29,6 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 class PymarlConfig(TrainConfig):
     """Settings every PyMARL learner shares (PyMARL ``src/config/default.yaml``)."""
 
-    lr: PositiveFloat = 0.0005  # agent learning rate, default.yaml
     gamma: Probability = 0.99  # default.yaml
     grad_clip: PositiveFloat = 10.0  # L2 norm, default.yaml grad_norm_clip
     optim_alpha: Probability = 0.99  # RMSProp smoothing, default.yaml
@@ -47,6 +46,7 @@ class PymarlConfig(TrainConfig):
 class ValueConfig(PymarlConfig):
     """The value-based learners' settings (PyMARL ``src/config/algs/{vdn,qmix,qtran}.yaml``)."""
 
+    lr: PositiveFloat = 0.0005  # the agents' (and mixer's) learning rate, default.yaml
     buffer_size: PositiveInt = 5000  # episodes in the replay buffer (per seed: memory!), qmix.yaml
     target_update_interval: PositiveInt = 200  # episodes between target-network copies, qmix.yaml
     double_q: bool = True  # greedy next action from the online agents, qmix.yaml

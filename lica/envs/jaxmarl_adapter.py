@@ -54,7 +54,8 @@ class JaxMarlAdapter:
 
     def step(self, key, env_state, actions):
         inner, t = env_state
-        obs, inner, rewards, dones, _ = self.env.step_env(key, inner, {a: actions[i] for i, a in enumerate(self.agents)})
+        joint = {a: actions[i] for i, a in enumerate(self.agents)}
+        obs, inner, rewards, dones, _ = self.env.step_env(key, inner, joint)
         reward = jnp.mean(jnp.stack([rewards[a] for a in self.agents])).astype(jnp.float32)
         terminated = dones["__all__"] & (t + 1 < self.spec.episode_limit)
         return (*self._arrays(obs, inner), reward, terminated, {}, (inner, t + 1))

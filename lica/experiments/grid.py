@@ -93,8 +93,6 @@ def run_task(task: Task, out, log=print) -> str:
         return "already done"
     if state == "new":
         run_dir.prepare(overwrite=True)  # an unstarted or uncheckpointed attempt: nothing to keep
-    else:
-        run_dir.write_config(config)  # the budget may have grown
 
     def progress(done, total, rows):
         log(f"  {task}: {done:,}/{total:,} env steps")

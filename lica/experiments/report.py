@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-
 from lica import plots
 from lica.experiments import paper
 from lica.experiments.figures import Figure
