@@ -130,6 +130,9 @@ def test_reproduce_draws_the_figure_and_results_table(tmp_path, monkeypatch, loc
         assert (tmp_path / "tiny" / name).stat().st_size > 0
     table = (tmp_path / "tiny" / "results.md").read_text()
     assert "| LICA |" in table and "| COMA (test) |" in table and "Ordering here:" in table
+    assert "IQM of seeds [95% CI] | P(LICA better)" in table
+    lica_row = next(line for line in table.splitlines() if line.startswith("| LICA |"))
+    assert lica_row.split(" | ")[4] == "0.50"  # LICA against itself: even
     assert result.output.count("already done") == 2
 
 

@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from lica import plots
+import numpy as np
+
+from lica import plots, stats
 from lica.experiments import paper
 from lica.experiments.figures import Figure
 from lica.experiments.grid import unit_dir
@@ -12,17 +14,19 @@ BAND_NAMES = {"median": "median and quartiles", "mean": "mean and standard devia
 
 
 def panel_curves(figure: Figure, out) -> list[tuple]:
-    """``(panel, {label: curve}, {label: algo})`` for every panel, leaving out units with no
-    metrics yet."""
+    """``(panel, {label: curve}, {label: algo}, {label: each seed's final value})`` for every
+    panel, leaving out units with no metrics yet."""
     result = []
     for panel in figure.panels:
-        curves, algos = {}, {}
+        curves, algos, finals = {}, {}, {}
         for unit in figure.units:
             path = unit_dir(out, figure.name, unit)
-            if unit.env == panel.env and plots.find_runs(path):
+            runs = plots.find_runs(path) if unit.env == panel.env else []
+            if runs:
                 curves[unit.label] = plots.load_curve([path], panel.metric, figure.x, figure.band)
                 algos[unit.label] = unit.algo
-        result.append((panel, curves, algos))
+                finals[unit.label] = [s[-1][1] for s in plots.seed_series(runs, panel.metric, figure.x) if s]
+        result.append((panel, curves, algos, finals))
     return result
 
 
@@ -57,16 +61,29 @@ def ordering(curves: dict, lower_is_better: bool) -> str:
     return " > ".join(ranked)
 
 
-def panel_section(figure: Figure, panel, curves: dict, algos: dict) -> list[str]:
+def robust_columns(finals: dict, label: str, lower_is_better: bool) -> str:
+    """The IQM of a run's final values with its 95% bootstrap interval, and the probability
+    that a seed of the first run (the figure's LICA) beats a seed of this one."""
+    point, low, high = stats.stratified_bootstrap_ci([finals[label]])
+    sign = -1.0 if lower_is_better else 1.0
+    first = next(iter(finals))
+    better = stats.probability_of_improvement([sign * np.asarray(finals[first])], [sign * np.asarray(finals[label])])
+    return f"{point:.3f} [{low:.3f}, {high:.3f}] | {better:.2f}"
+
+
+def panel_section(figure: Figure, panel, curves: dict, algos: dict, finals: dict) -> list[str]:
     """One results.md section: the final value of every run on one panel next to the paper's
-    at the same env steps (where the paper's Fig. 4 has one), and their ordering."""
+    at the same env steps (where the paper's Fig. 4 has one), robust statistics of the seeds'
+    final values (``lica.stats``), and the runs' ordering."""
     better = "lower" if panel.lower_is_better else "higher"
     lines = [f"## {panel.env}: {panel.ylabel} ({better} is better)", ""]
     if not curves:
         return lines + ["No runs yet.", ""]
-    lines += [f"| run | final {panel.metric} | paper at the same steps | mean over training | {figure.x} | seeds |",
-              "|---|---|---|---|---|---|"]
+    first = next(iter(curves))
+    lines += [f"| run | final {panel.metric} | paper at the same steps | IQM of seeds [95% CI] | "
+              f"P({first} better) | mean over training | {figure.x} | seeds |", "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {label} | {final_value(c, figure.band)} | {paper_at(panel, c, algos[label])} | "
+              f"{robust_columns(finals, label, panel.lower_is_better)} | "
               f"{c.center.mean():.3f} | {c.x[-1]:,.0f} | {c.seeds} |" for label, c in curves.items()]
     return lines + ["", f"Ordering here: {ordering(curves, panel.lower_is_better)}", ""]
 
@@ -76,8 +93,8 @@ def results_markdown(figure: Figure, budget: str, panels: list[tuple]) -> str:
              f"Budget `{budget}`; final evaluation, {BAND_NAMES[figure.band]} over seeds; the mean of "
              "the center line over all evaluations measures speed.", "",
              f"![{figure.name}]({figure.name}.png)", ""]
-    for panel, curves, algos in panels:
-        lines += panel_section(figure, panel, curves, algos)
+    for panel, curves, algos, finals in panels:
+        lines += panel_section(figure, panel, curves, algos, finals)
     return "\n".join(lines + ["## What the paper reports", "", figure.paper, ""])
 
 
@@ -85,7 +102,7 @@ def report(figure: Figure, budget: str, out) -> list[Path]:
     """Draw ``OUT/<figure>/<figure>.png|pdf`` and write ``OUT/<figure>/results.md``; returns the paths."""
     panels = panel_curves(figure, out)
     base = Path(out) / figure.name
-    drawn = [(p.env, p.ylabel, with_paper_curve(p, curves)) for p, curves, _ in panels]
+    drawn = [(p.env, p.ylabel, with_paper_curve(p, curves)) for p, curves, *_ in panels]
     paths = plots.draw(drawn, base / figure.name, plots.X_LABELS[figure.x], figure.title)
     results = base / "results.md"
     atomic_write(results, results_markdown(figure, budget, panels))
