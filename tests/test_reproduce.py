@@ -3,6 +3,7 @@
 import csv
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -100,6 +101,19 @@ def test_local_and_ray_runners_give_the_same_metrics(tmp_path, local_grid):
     local, remote = all_rows(local_grid, tasks), all_rows(tmp_path / "ray", tasks)
     assert local == remote
     assert len(local[str(tasks[0])]) == 2 * 3  # 2 seeds: step 0 and two evaluations
+
+
+def test_a_unit_another_process_is_training_is_skipped_and_left_alone(tmp_path, local_grid):
+    """Two reproduce processes on one output directory: the unit one holds is not touched by
+    the other (a claim is an open file description's flock, so a second open in this process
+    stands in for the other process)."""
+    task = grid.tasks(TINY, "quick")[1]
+    with grid.claim(Path(task.path(tmp_path))) as mine:
+        assert mine
+        assert grid.run_task(task, tmp_path) == "skipped: another process is training it"
+        assert not Path(task.path(tmp_path)).exists()
+    assert grid.run_task(task, tmp_path) == "trained"
+    assert read_rows(task.path(tmp_path)) == read_rows(task.path(local_grid))
 
 
 def test_an_interrupted_grid_skips_finished_units_and_resumes_started_ones(tmp_path, local_grid):

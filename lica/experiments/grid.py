@@ -11,6 +11,8 @@ Both backends call the same ``run_task``; with Ray each task is a remote call, s
 filesystem every node sees at the same path.
 """
 
+import fcntl
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,8 +84,34 @@ def status(run_dir: RunDir, config) -> str:
     return "resume" if run_dir.meta_file.exists() else "new"
 
 
+@contextmanager
+def claim(path: Path):
+    """Yield whether this process holds the unit at ``path`` for itself: an exclusive advisory
+    lock (``flock``) on a file beside the unit's directory, released when the block ends or the
+    process dies. Two ``lica reproduce`` processes (or Ray workers on one machine) writing into
+    one output directory thus never train the same unit at once. (``flock`` over NFS depends on
+    the mount; each node's own disk, or a claim per node, is safe.)"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def run_task(task: Task, out, log=print) -> str:
-    """Bring ``task``'s run directory under ``out`` to its budget; returns what it did."""
+    """Bring ``task``'s run directory under ``out`` to its budget, unless another process is
+    doing so; returns what it did."""
+    with claim(Path(task.path(out))) as mine:
+        return _run_claimed(task, out, log) if mine else "skipped: another process is training it"
+
+
+def _run_claimed(task: Task, out, log) -> str:
     from lica.experiments import junction
 
     config = task.config()
