@@ -1,12 +1,18 @@
-"""Env steps per second of full training next to the raw vmapped environment step rate.
+"""Env steps per second of full training next to the raw vmapped environment step rate, and
+where an update's time goes (a roofline).
 
     python benchmarks/throughput.py --env mpe:spread-3 [--algo lica] [--seeds 1] [--updates 20]
 
-Both are measured in this process, on this machine, after compilation: the raw rate steps
+Everything is measured in this process, on this machine, after compilation: the raw rate steps
 ``batch_size`` environments with uniformly random available actions in a jitted ``scan``; the
 training rate runs whole updates (rollout + critic and policy steps) of the algorithm's preset,
 all seeds vmapped, and counts the env steps those updates' rollouts took.
 The ratio (training / raw) is the figure to compare across changes and machines.
+
+The breakdown (one seed) times the rollout of one update (``Trainer.collect``) against the raw
+rate, and the algorithm's update on that batch, cut as training cuts it: its share of padded
+(invalid) steps, its FLOPs from XLA's cost analysis of the compiled update, and the GFLOP/s
+achieved against this machine's dense float32 matmul rate, measured here too.
 """
 
 import argparse
@@ -15,8 +21,45 @@ import time
 import jax
 import jax.numpy as jnp
 
+from lica.batch import trim_lengths
 from lica.config import resolve
 from lica.trainer import SEED_AXIS, make_trainer, over_seeds
+
+
+def best_time(fn, *args, repeats=5):
+    """The fastest of ``repeats`` calls of the jitted ``fn``, after one to compile."""
+    jax.block_until_ready(fn(*args))
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def matmul_peak(n=1024):
+    """This machine's dense float32 matmul rate in GFLOP/s (an ``n x n`` product)."""
+    a = jax.random.normal(jax.random.PRNGKey(0), (n, n))
+    return 2 * n**3 / best_time(jax.jit(lambda x: x @ x), a) / 1e9
+
+
+def breakdown(trainer, config):
+    """Rollout steps/s, update seconds, padding share, update GFLOP and GFLOP/s (one seed)."""
+    ts = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    collect = jax.jit(trainer.collect)
+    batch, _, _ = collect(ts, jax.random.PRNGKey(1))
+    valid = float(batch.mask.sum())
+    rollout_s = best_time(collect, ts, jax.random.PRNGKey(1))
+    if config.rollout == "episodes" and trainer.algo.on_policy:  # cut as lica.batch.update_trimmed cuts it
+        needed = int((batch.mask.sum(axis=1) > 0).sum()) + 1
+        length = next(n for n in trim_lengths(batch.mask.shape[0]) if n >= needed)
+        batch = jax.tree.map(lambda x: x[:length], batch)
+    padded = batch.mask.shape[0] * batch.mask.shape[1]
+    update = jax.jit(trainer.algo.update)
+    cost = update.lower(ts.algo, batch, jax.random.PRNGKey(2)).compile().cost_analysis()
+    flops = (cost[0] if isinstance(cost, list) else cost).get("flops", float("nan"))
+    update_s = best_time(update, ts.algo, batch, jax.random.PRNGKey(2))
+    return valid / rollout_s, update_s, 1.0 - valid / padded, flops / 1e9, flops / update_s / 1e9
 
 
 def raw_env_rate(env, n_envs, steps, repeats=3):
@@ -76,6 +119,13 @@ def main():
     print(f"raw vmapped env steps/s:      {raw:12,.0f}")
     print(f"{args.algo} training env steps/s: {train:12,.0f}   ({args.updates} updates in {elapsed:.1f}s)")
     print(f"ratio training/raw:           {train / raw:12.3f}")
+    rollout, update_s, padding, gflop, gflops = breakdown(make_trainer(config), config)
+    raw_one = raw_env_rate(env, config.batch_size, env.spec.episode_limit)
+    peak = matmul_peak()
+    print(f"breakdown, one seed: rollout env steps/s {rollout:,.0f} = {rollout / raw_one:.2f} of raw ({raw_one:,.0f}); "
+          f"update {update_s * 1e3:.1f} ms on a batch {padding:.0%} padding")
+    print(f"roofline: update {gflop:.2f} GFLOP at {gflops:.1f} GFLOP/s = {gflops / peak:.2f} of this machine's "
+          f"float32 matmul rate ({peak:.1f} GFLOP/s)")
 
 
 if __name__ == "__main__":

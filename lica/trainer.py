@@ -56,6 +56,7 @@ class Trainer(NamedTuple):
     env: Any
     algo: Any
     init: Any  # key -> TrainState
+    collect: Any  # (TrainState, key) -> (Batch, episode stats, runner): the rollout of one update
     update: Any  # (TrainState, active) -> (TrainState, metrics, episode sums)
     evaluate: Any  # TrainState -> metrics
 
@@ -73,19 +74,21 @@ def make_trainer(config, env=None, seed_axis: str | None = None) -> Trainer:
         runner = start_runner(env, algo, jax.random.fold_in(key, 2), config.batch_size) if segments else None
         return TrainState(algo.init(init_key), key, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32), runner)
 
-    def update(ts, active=True):
-        """One rollout (whole episodes, or a segment of the ongoing ones) and one algorithm
-        update. An inactive seed (one that has reached its evaluation point while others train
-        on) hands the algorithm an all-padding batch, so its replay buffer stays as it was;
-        ``make_train`` then keeps the rest of its state, the environments between segments too.
-        Returns the new state, the algorithm's metrics and the batch's ``episode_sums``."""
-        key, roll_key, update_key = jax.random.split(ts.key, 3)
+    def collect(ts, roll_key):
+        """What one update learns from: whole episodes, or a segment of the ongoing ones."""
         if segments:
-            batch, stats, runner = segment(env, algo, ts.algo, ts.runner, roll_key, config.segment_length)
-        else:
-            batch, stats, _ = rollout(env, algo, ts.algo, roll_key, config.batch_size, greedy=False,
-                                      seed_axis=seed_axis)
-            runner = None
+            return segment(env, algo, ts.algo, ts.runner, roll_key, config.segment_length)
+        batch, stats, _ = rollout(env, algo, ts.algo, roll_key, config.batch_size, greedy=False, seed_axis=seed_axis)
+        return batch, stats, None
+
+    def update(ts, active=True):
+        """One rollout (``collect``) and one algorithm update. An inactive seed (one that has
+        reached its evaluation point while others train on) hands the algorithm an all-padding
+        batch, so its replay buffer stays as it was; ``make_train`` then keeps the rest of its
+        state, the environments between segments too. Returns the new state, the algorithm's
+        metrics and the batch's ``episode_sums``."""
+        key, roll_key, update_key = jax.random.split(ts.key, 3)
+        batch, stats, runner = collect(ts, roll_key)
         batch = batch._replace(mask=batch.mask * active)
         if algo.on_policy and not segments:  # a segment has no padding to cut
             algo_state, metrics = update_trimmed(algo.update, ts.algo, batch, update_key, seed_axis)
@@ -101,7 +104,7 @@ def make_trainer(config, env=None, seed_axis: str | None = None) -> Trainer:
         _, stats, _ = rollout(env, algo, ts.algo, key, config.eval_episodes, greedy=True, seed_axis=seed_axis)
         return episode_metrics(episode_sums(stats), "test")
 
-    return Trainer(seed_axis, env, algo, init, update, evaluate)
+    return Trainer(seed_axis, env, algo, init, collect, update, evaluate)
 
 
 def over_seeds(trainer, fn):
