@@ -81,6 +81,7 @@ def test_a_run_interrupted_between_evaluations_resumes_to_the_same_metrics(tmp_p
     assert f"interrupted at env step 896; continue with --resume --out {run}" in result.output
     assert len(read_rows(run)) == 2 * 2  # step 0 and the evaluation at 640
     monkeypatch.undo()
+    assert runner.invoke(app, ["eval", str(run)]).exit_code == 0  # reads the state, not the interval
     result = train(*FAST, *BUDGET, "--out", str(run), "--resume")
     assert result.exit_code == 0, result.output
     assert without_wall(read_rows(run)) == straight
