@@ -190,6 +190,27 @@ def reproduce(
     console.print("written: " + ", ".join(map(str, paths)))
 
 
+@app.command("export")
+def export_(
+    runs: Annotated[list[Path], typer.Argument(help="run directories, or folders of them")],
+    out: Annotated[Path, typer.Option(help="the JSON file to write")] = Path("results.json"),
+    format_: Annotated[str, typer.Option("--format", help="marl-eval (the only format so far)")] = "marl-eval",
+):
+    """Write runs' evaluations as JSON for other tools (marl-eval's layout)."""
+    from lica.export import export
+
+    if format_ != "marl-eval":
+        fail(f"unknown format '{format_}'; choose one of: marl-eval")
+    missing = [str(r) for r in runs if not list(r.rglob("metrics.csv")) and not (r / "metrics.csv").exists()]
+    if missing:
+        fail(f"no metrics.csv in {', '.join(missing)}")
+    try:
+        count = export(runs, out)
+    except (ValueError, RuntimeError) as e:
+        fail(str(e))
+    console.print(f"{count} run(s) written to {out}")
+
+
 @app.command()
 def plot(
     runs: Annotated[list[Path], typer.Argument(help="run directories, or folders of them: one curve each")],

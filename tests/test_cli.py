@@ -193,3 +193,21 @@ def test_list_keys_shows_every_key_with_its_default_and_meaning():
     assert "PRNGKey(seed + i)" in lines["seed"]
     result = runner.invoke(app, ["list", "--keys", "nope"])
     assert result.exit_code == 2 and "unknown algorithm 'nope'" in result.output
+
+
+def test_export_writes_marl_eval_json(tmp_path):
+    import json
+
+    run = tmp_path / "run"
+    assert train(*FAST, "--env-steps", "1280", "--out", str(run)).exit_code == 0
+    result = runner.invoke(app, ["export", str(tmp_path), "--out", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "r.json").read_text())
+    runs = data["junction"]["junction"]["lica"]
+    assert sorted(runs) == ["run_0", "run_1"]
+    rows = [r for r in read_rows(run) if r["seed"] == "1"]
+    assert [runs["run_1"][f"step_{k}"]["step_count"] for k in range(len(rows))] == [int(r["env_steps"]) for r in rows]
+    assert runs["run_1"]["step_2"]["return"] == [float(rows[2]["test_return_mean"])]
+    assert runs["run_1"]["absolute_metrics"]["return"] == [float(rows[-1]["test_return_mean"])]
+    result = runner.invoke(app, ["export", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x.json")])
+    assert result.exit_code == 2 and "no metrics.csv in" in result.output and not (tmp_path / "x.json").exists()
