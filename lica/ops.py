@@ -5,6 +5,7 @@ Every algorithm calls these; each has a test of its own in ``tests/test_ops.py``
 
 import jax
 import jax.numpy as jnp
+import optax
 
 # Large negative logit for unavailable actions (finite, so 0 * logit stays 0 in entropies).
 MASKED_LOGIT = -1e10
@@ -74,3 +75,9 @@ def gumbel_softmax_st(key, logits, avail, temperature=1.0):
     soft = masked_probs((logits + gumbel) / temperature, avail)
     hard = jax.nn.one_hot(jnp.argmax(soft, axis=-1), logits.shape[-1])
     return soft + jax.lax.stop_gradient(hard - soft)
+
+
+def gradient_step(tx: optax.GradientTransformation, params, opt_state, grads):
+    """One optimizer step: ``(new params, new optimizer state)``."""
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state

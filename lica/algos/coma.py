@@ -124,8 +124,7 @@ def fit_critic(loss_fn, params, opt_state, tx, data, mode):
 
     def step(params, opt_state, data):
         (loss, aux), grads = grad_fn(params, data)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss, aux
+        return (*ops.gradient_step(tx, params, opt_state, grads), loss, aux)
 
     if mode == "batch":
         params, opt_state, loss, aux = step(params, opt_state, data)
@@ -230,10 +229,10 @@ def make(spec, config: Config) -> Algorithm:
             return -ops.masked_mean(advantage * take(log_pi, actions), mask), (advantage, pi)
 
         (loss, (advantage, pi)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.policy)
-        updates, opt = policy_tx.update(grads, state.policy_opt, state.policy)
+        params, opt = ops.gradient_step(policy_tx, state.policy, state.policy_opt, grads)
         metrics = {"coma_loss": loss, "advantage_mean": ops.masked_mean(advantage, mask),
                    "pi_max": ops.masked_mean(jnp.max(pi, axis=-1), mask), "agent_grad_norm": optax.global_norm(grads)}
-        return state._replace(policy=optax.apply_updates(state.policy, updates), policy_opt=opt), metrics
+        return state._replace(policy=params, policy_opt=opt), metrics
 
     def update(state, batch, key):
         eps = epsilon(config, state.env_steps)

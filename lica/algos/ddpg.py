@@ -239,11 +239,11 @@ def make(spec, config: DDPGConfig, critic: Critic) -> Algorithm:
             return jnp.sum(per_critic), q
 
         (loss, q), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.critic)
-        updates, opt = critic_tx.update(grads, state.critic_opt, state.critic)
+        params, opt = ops.gradient_step(critic_tx, state.critic, state.critic_opt, grads)
         # with joint_td (SQDDPG) q and the targets are of the sum over agents, the global Q-value
         metrics = {"critic_loss": loss, "q_taken_mean": ops.masked_mean(q, mask),
                    "target_mean": ops.masked_mean(targets, mask), "critic_grad_norm": optax.global_norm(grads)}
-        return state._replace(critic=optax.apply_updates(state.critic, updates), critic_opt=opt), metrics
+        return state._replace(critic=params, critic_opt=opt), metrics
 
     def policy_step(state, tb, key):
         """Each agent ascends its own critic through its own relaxed action (+ entropy)."""
@@ -260,10 +260,10 @@ def make(spec, config: DDPGConfig, critic: Critic) -> Algorithm:
             return -n * (q_mean + config.entropy_coef * h_mean), (q_mean, h_mean)
 
         (loss, (q_mean, entropy)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.policy)
-        updates, opt = policy_tx.update(grads, state.policy_opt, state.policy)
+        params, opt = ops.gradient_step(policy_tx, state.policy, state.policy_opt, grads)
         metrics = {"policy_loss": loss, "policy_q_mean": q_mean, "policy_entropy": entropy,
                    "policy_grad_norm": optax.global_norm(grads)}
-        return state._replace(policy=optax.apply_updates(state.policy, updates), policy_opt=opt), metrics
+        return state._replace(policy=params, policy_opt=opt), metrics
 
     def training_round(state, key, round_index):
         """Round ``c`` happens at env step ``c * update_every``: critic steps, a policy step, then

@@ -157,8 +157,7 @@ def make(spec, config: Config) -> Algorithm:
             return ops.masked_mean((q - targets) ** 2, mask), q
 
         (loss, q), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.critic)
-        updates, opt = critic_tx.update(grads, state.critic_opt, state.critic)
-        params = optax.apply_updates(state.critic, updates)
+        params, opt = ops.gradient_step(critic_tx, state.critic, state.critic_opt, grads)
         steps = state.critic_steps + 1
         target = optax.periodic_update(params, state.target_critic, steps, config.target_update_interval)
         metrics = {"critic_loss": loss, "q_taken_mean": ops.masked_mean(q, mask),
@@ -182,8 +181,7 @@ def make(spec, config: Config) -> Algorithm:
             return policy_loss(critic_q, joint, logits, avail, mask, config)
 
         (loss, (q_mean, entropy)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.policy)
-        updates, opt = policy_tx.update(grads, state.policy_opt, state.policy)
-        params = optax.apply_updates(state.policy, updates)
+        params, opt = ops.gradient_step(policy_tx, state.policy, state.policy_opt, grads)
         metrics = {"policy_loss": loss, "policy_q_mean": q_mean, "policy_entropy": entropy,
                    "policy_grad_norm": optax.global_norm(grads)}
         return state._replace(policy=params, policy_opt=opt), metrics

@@ -209,7 +209,7 @@ def make(spec, config: Config) -> Algorithm:
         # 2. policy step on the proxy advantage
         args = (batch, features, target_v_proxy, v_proxy)
         policy_loss, grads = jax.value_and_grad(parts.policy_loss)(state.policy, eta["r_in"], *args, eps)
-        updates, policy_opt = policy_tx.update(grads, state.policy_opt, state.policy)
+        policy_params, policy_opt = ops.gradient_step(policy_tx, state.policy, state.policy_opt, grads)
 
         # 3. intrinsic reward by the meta-gradient of J^ex, and V^ex by TD(lambda) regression
         v_ex_target = parts.v_ex.apply(state.target["v_ex"], batch.state)[..., 0]
@@ -224,15 +224,14 @@ def make(spec, config: Config) -> Algorithm:
             return meta + config.vf_coef * v_ex_loss, (meta, v_ex_loss)
 
         (_, (meta, v_ex_loss)), eta_grads = jax.value_and_grad(intrinsic_loss, has_aux=True)(eta)
-        eta_updates, intrinsic_opt = intrinsic_tx.update(eta_grads, state.intrinsic_opt, eta)
-        eta = optax.apply_updates(eta, eta_updates)
+        eta, intrinsic_opt = ops.gradient_step(intrinsic_tx, eta, state.intrinsic_opt, eta_grads)
 
         critic_steps = state.critic_steps + steps
         target, last_copy = value_based.copy_to_target(critic_steps, state.last_target_update,
                                                        config.target_update_interval,
                                                        {"critic": critic, "v_ex": eta["v_ex"]}, state.target)
         env_steps = state.env_steps + jnp.sum(batch.mask).astype(jnp.int32)
-        state = LiirState(optax.apply_updates(state.policy, updates), critic, eta, target, policy_opt, critic_opt,
+        state = LiirState(policy_params, critic, eta, target, policy_opt, critic_opt,
                           intrinsic_opt, critic_steps, last_copy, env_steps)
         r_in = take(parts.r_in.apply(eta["r_in"], features[:-1]), batch.actions[:-1])
         metrics = {"critic_loss": critic_loss_value, "policy_loss": policy_loss, "meta_loss": meta,

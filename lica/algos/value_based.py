@@ -247,8 +247,7 @@ def make(spec, config: ValueConfig, mixer: Mixer) -> Algorithm:
             return mixer.loss(params["mixer"], state.target["mixer"], sample, online, target)
 
         (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-        updates, opt = tx.update(grads, state.opt, state.params)
-        params = optax.apply_updates(state.params, updates)
+        params, opt = ops.gradient_step(tx, state.params, state.opt, grads)
         target_params, last_copy = copy_to_target(state.episodes, state.last_target_update,
                                                   config.target_update_interval, params, state.target)
         eps = epsilon(config, state.env_steps)
