@@ -1,4 +1,4 @@
-"""The Python entry points: ``lica.trainer`` and ``lica.evaluate``, what ``lica train`` and
+"""The Python entry points: ``lica.train`` and ``lica.evaluate``, what ``lica train`` and
 ``lica eval`` do, for notebooks and scripts.
 
     import lica
@@ -77,6 +77,6 @@ def evaluate(run, episodes: int = 32):
     as a pandas DataFrame (``lica eval``)."""
     import pandas as pd
 
-    from lica.evaluate import evaluate_run
+    from lica.evaluation import evaluate_run
 
     return pd.DataFrame(evaluate_run(run.path if isinstance(run, Run) else run, episodes))

@@ -124,7 +124,7 @@ def evaluate(
     render: Annotated[Optional[Path], typer.Option(help="draw one greedy episode of seed 0 to this GIF")] = None,
 ):
     """Evaluate a trained run greedily; optionally draw an episode."""
-    from lica.evaluate import evaluate_run
+    from lica.evaluation import evaluate_run
 
     try:
         rows = evaluate_run(run_dir, episodes, render)

@@ -90,7 +90,7 @@ class RunDir:
         if not self.config_file.exists():
             raise RunError(f"'{self.path}' is not a run directory (no config.yaml); train one with 'lica train'")
         values = yaml.safe_load(self.config_file.read_text())
-        return upgrade(algos.get(values["algo"]).Config, values)
+        return upgrade(algos.get(values.get("algo", "lica")).Config, values)
 
     def read_metrics(self) -> list[dict]:
         """The rows of metrics.csv, typed as they were written (empty cells left out)."""

@@ -74,3 +74,13 @@ def test_every_algorithm_trains_on_a_task_of_your_own(algo):
     state, metrics = program.train_interval(program.init())
     assert (np.asarray(state.env_steps) >= 80).all()
     assert np.isfinite(np.asarray(metrics["test_return_mean"])).all()
+
+
+def test_the_api_functions_are_not_shadowed_by_submodules():
+    """Importing a submodule binds its name on the package: none may be called train or evaluate."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.walk_packages(lica.__path__, "lica."):
+        importlib.import_module(module.name)
+    assert lica.train is lica.api.train and lica.evaluate is lica.api.evaluate
