@@ -198,10 +198,11 @@ def export_(
 ):
     """Write runs' evaluations as JSON for other tools (marl-eval's layout)."""
     from lica.export import export
+    from lica.plots import find_runs
 
     if format_ != "marl-eval":
         fail(f"unknown format '{format_}'; choose one of: marl-eval")
-    missing = [str(r) for r in runs if not list(r.rglob("metrics.csv")) and not (r / "metrics.csv").exists()]
+    missing = [str(r) for r in runs if not find_runs(r)]
     if missing:
         fail(f"no metrics.csv in {', '.join(missing)}")
     try:
