@@ -66,8 +66,10 @@ class AgentPolicy(NamedTuple):
     step: callable
 
 
-def make_agent_policy(n_agents, obs_dim, n_actions, hidden, recurrent, share_params, last_action_input):
-    net = AgentNet(hidden, n_actions, recurrent)
+def make_agent_policy(n_agents, obs_dim, n_actions, hidden, recurrent, share_params, last_action_input, net=None):
+    """An ``AgentPolicy`` of ``AgentNet`` or of any ``net`` with its call signature
+    ``(carry, x) -> (carry, out)`` and carry ``[..., hidden]`` (PPO's actor and critic)."""
+    net = net or AgentNet(hidden, n_actions, recurrent)
 
     def inputs(obs, last_action):
         parts = [obs]

@@ -14,6 +14,8 @@ ALGORITHMS = {
     "vdn": "lica.algos.vdn",
     "qmix": "lica.algos.qmix",
     "qtran": "lica.algos.qtran",
+    "ippo": "lica.algos.ippo",  # beyond the paper
+    "mappo": "lica.algos.mappo",  # beyond the paper
 }
 
 

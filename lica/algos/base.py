@@ -2,6 +2,11 @@
 
 from typing import Any, Callable, NamedTuple
 
+import jax
+import jax.numpy as jnp
+
+from lica import ops
+
 
 class Algorithm(NamedTuple):
     """Pure functions of one algorithm, closed over the environment spec and config.
@@ -23,3 +28,25 @@ class Algorithm(NamedTuple):
     act: Callable[..., Any]
     update: Callable[..., Any]
     on_policy: bool = False
+
+
+def softmax_actor(policy, n_actions: int):
+    """``(init_carry, act)`` of agents that sample their masked softmax (tests take its argmax),
+    for an algorithm state with ``policy`` parameters; the carry is ``(hidden, last action)``
+    and ``probs`` the masked softmax the actions came from (LICA, PPO)."""
+
+    def init_carry(batch_shape):
+        hidden = policy.init_carry(batch_shape)
+        return hidden, jnp.zeros(hidden.shape[:-1] + (n_actions,))
+
+    def act(state, carry, obs, avail, key, greedy):
+        hidden, last_action = carry
+        hidden, logits = policy.step(state.policy, hidden, obs, last_action)
+        probs = ops.masked_probs(logits, avail)
+        if greedy:
+            actions = jnp.argmax(probs, axis=-1)
+        else:
+            actions = jax.random.categorical(key, ops.mask_logits(logits, avail))
+        return actions, probs, (hidden, jax.nn.one_hot(actions, n_actions))
+
+    return init_carry, act

@@ -15,7 +15,7 @@ import optax
 from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
 
 from lica import ops
-from lica.algos.base import Algorithm
+from lica.algos.base import Algorithm, softmax_actor
 from lica.algos.value_based import unroll
 from lica.config import TrainConfig
 from lica.nets import initialize, make_agent_policy, make_critic
@@ -131,18 +131,7 @@ def make(spec, config: Config) -> Algorithm:
         return LicaState(policy_params, critic_params, critic_params, policy_tx.init(policy_params),
                          critic_tx.init(critic_params), jnp.zeros((), jnp.int32))
 
-    def init_carry(batch_shape):
-        return policy.init_carry(batch_shape), jnp.zeros(batch_shape + (n, a))
-
-    def act(state, carry, obs, avail, key, greedy):
-        hidden, last_action = carry
-        hidden, logits = policy.step(state.policy, hidden, obs, last_action)
-        probs = ops.masked_probs(logits, avail)
-        if greedy:
-            actions = jnp.argmax(probs, axis=-1)
-        else:
-            actions = jax.random.categorical(key, ops.mask_logits(logits, avail))
-        return actions, probs, (hidden, jax.nn.one_hot(actions, a))
+    init_carry, act = softmax_actor(policy, a)
 
     def critic_step(state, batch):
         """Eq. 2 / A7: regress Q(s_t, u_t) on TD(lambda) targets of the target critic."""

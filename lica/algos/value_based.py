@@ -91,19 +91,26 @@ def previous_actions(batch: Batch):
     taken = jax.nn.one_hot(batch.actions[:-1], n_actions)
     if batch.first is None:
         return jnp.concatenate([jnp.zeros_like(taken[:1]), taken])
-    _, last0 = batch.carry0
+    last0 = batch.carry0[1]  # an actors' carry is (hidden, last action, ...)
     return jnp.concatenate([last0[None], taken]) * (1.0 - batch.first)[..., None, None]
 
 
-def unroll(policy, params, batch: Batch):
+def unroll(policy, params, batch: Batch, obs=None, hidden0=None):
     """Agent outputs and hidden states at every step ``0..T`` of a batch.
 
     Replays the recorded previous actions as inputs; returns ``(outputs [T+1, B, N, A],
     hidden [T+1, B, N, H])``, ``hidden[t]`` being the state after seeing step ``t`` (PyMARL's
     ``mac.hidden_states``; zeros for MLP agents). A segment's unroll starts from the hidden
     state its rollout had (``batch.carry0``) and resets it where an episode begins.
+
+    Another network over the same steps (PPO's critic) passes its own inputs ``obs [T+1, B, N,
+    D]`` and, on segments, the hidden state it had at the segment's start (``hidden0``).
     """
-    hidden0 = policy.init_carry(batch.obs.shape[1:2]) if batch.first is None else batch.carry0[0]
+    obs = batch.obs if obs is None else obs
+    if batch.first is None:
+        hidden0 = policy.init_carry(obs.shape[1:2])
+    elif hidden0 is None:
+        hidden0 = batch.carry0[0]
 
     def step(hidden, xs):
         obs, last_action, first = xs
@@ -112,7 +119,7 @@ def unroll(policy, params, batch: Batch):
         hidden, out = policy.step(params, hidden, obs, last_action)
         return hidden, (out, hidden)
 
-    _, (outputs, hidden) = jax.lax.scan(step, hidden0, (batch.obs, previous_actions(batch), batch.first))
+    _, (outputs, hidden) = jax.lax.scan(step, hidden0, (obs, previous_actions(batch), batch.first))
     return outputs, hidden
 
 

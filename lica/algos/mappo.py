@@ -1,0 +1,24 @@
+"""MAPPO (Yu et al., NeurIPS 2022 Datasets and Benchmarks): PPO whose value function sees the
+global state (``lica.algos.ppo``). Beyond the paper."""
+
+from lica.algos import ppo
+
+
+class Config(ppo.Config):
+    """MAPPO's settings: ``ppo.Config``'s defaults are JaxMARL's MAPPO on SMAX."""
+
+
+# (env pattern, overrides), merged in order by ``lica.presets.lookup``.
+PRESETS = [
+    # StarCraft: JaxMARL's SMAX settings are the Config defaults; evaluated as every method
+    # on these maps (Sec. 4.2: every 320k steps, 32 greedy episodes).
+    ("smac:*", {"eval_interval": 320_000, "eval_episodes": 32}),
+    # Particle environments: JaxMARL baselines/MAPPO/config/mappo_homogenous_rnn_mpe.yaml (16
+    # environments x 128 steps, lr 2e-3, entropy 0.01, gradient norm 0.5), evaluated as Fig. 3.
+    ("mpe:*", {"batch_size": 16, "lr_policy": 2e-3, "lr_critic": 2e-3, "ent_coef": 0.01, "grad_clip": 0.5,
+               "eval_interval": 50_000, "eval_episodes": 32}),
+]
+
+
+def make(spec, config: Config):
+    return ppo.make(spec, config, critic_sees="state")
