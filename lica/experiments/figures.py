@@ -71,6 +71,8 @@ class Figure:
 
 SMAC_ALGOS = {"lica": "LICA", "coma": "COMA", "liir": "LIIR", "vdn": "VDN", "qmix": "QMIX", "qtran": "QTRAN"}
 PARTICLE_ALGOS = {"lica": "LICA", "coma": "COMA", "iddpg": "IDDPG", "maddpg": "MADDPG", "sqddpg": "SQDDPG"}
+# Extra curves that came after the paper, labelled so; they run after the paper's own units.
+BEYOND_PAPER = {"ippo": "IPPO (after the paper)", "mappo": "MAPPO (after the paper)"}
 EASY_MAPS = ("smac:2s3z", "smac:1c3s5z")
 HARD_MAPS = ("smac:5m_vs_6m", "smac:2c_vs_64zg", "smac:MMM2", "smac:3s5z_vs_3s6z")
 PARTICLE_ENVS = ("mpe:predator-prey", "mpe:spread-3", "mpe:spread-5")
@@ -123,7 +125,8 @@ PARTICLE_QUICK = Budget(seeds=5, env_steps=80_000,
                         sets=("env_args.max_steps=25", "eval_interval=8000", "eval_episodes=32"))
 FIG3 = Figure(
     name="fig3", title="Fig. 3: multi-agent particle environments",
-    units=tuple(Unit(env, algo, label) for env in PARTICLE_ENVS for algo, label in PARTICLE_ALGOS.items()),
+    units=tuple(Unit(env, algo, label) for algos in (PARTICLE_ALGOS, BEYOND_PAPER) for env in PARTICLE_ENVS
+                for algo, label in algos.items()),
     budgets={"quick": {env: PARTICLE_QUICK for env in PARTICLE_ENVS},
              "paper": {env: PARTICLE_PAPER for env in PARTICLE_ENVS}},
     # The paper's metric is that of the training episodes ("throughout training", as SQDDPG's
@@ -143,7 +146,8 @@ FIG3 = Figure(
 
 FIG4 = Figure(
     name="fig4", title="Fig. 4: StarCraft II micromanagement",
-    units=tuple(Unit(env, algo, label) for env in EASY_MAPS + HARD_MAPS for algo, label in SMAC_ALGOS.items()),
+    units=tuple(Unit(env, algo, label) for algos in (SMAC_ALGOS, BEYOND_PAPER) for env in EASY_MAPS + HARD_MAPS
+                for algo, label in algos.items()),
     budgets=smac_budgets(EASY_MAPS + HARD_MAPS),
     panels=win_rate_panels(EASY_MAPS + HARD_MAPS),
     band="median",
