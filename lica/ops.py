@@ -81,3 +81,11 @@ def gradient_step(tx: optax.GradientTransformation, params, opt_state, grads):
     """One optimizer step: ``(new params, new optimizer state)``."""
     updates, opt_state = tx.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state
+
+
+def target_update(params, target, due, tau=1.0):
+    """The target network after ``due`` (an integer, possibly 0) updates towards ``params``, each
+    ``target <- tau * params + (1 - tau) * target``: with ``tau = 1`` a copy when ``due > 0``.
+    Every target network here is updated by this; algorithms differ only in when it is due."""
+    rate = 1.0 - (1.0 - tau) ** jnp.asarray(due, jnp.float32)
+    return optax.incremental_update(params, target, rate)

@@ -99,3 +99,11 @@ def test_where_leading_picks_whole_rows_by_a_flag_per_row():
     np.testing.assert_array_equal(picked[0], new[0])
     np.testing.assert_array_equal(picked[1], old[1])
     np.testing.assert_array_equal(ops.where_leading(jnp.array([0.0, 1.0]) > 0, jnp.ones(2), 0), [0.0, 1.0])
+
+
+def test_target_update_copies_blends_or_keeps():
+    params, target = {"w": jnp.array([1.0, 2.0])}, {"w": jnp.array([3.0, 6.0])}
+    np.testing.assert_array_equal(ops.target_update(params, target, 0)["w"], target["w"])  # not due
+    np.testing.assert_array_equal(ops.target_update(params, target, 1)["w"], params["w"])  # a copy
+    # two soft updates at tau 0.1: target moves 1 - 0.9^2 = 19% of the way
+    np.testing.assert_allclose(ops.target_update(params, target, 2, tau=0.1)["w"], [2.62, 5.24], rtol=1e-6)

@@ -281,9 +281,8 @@ def make(spec, config: DDPGConfig, critic: Critic) -> Algorithm:
         state, policy_metrics = policy_step(state, tb, step_key)
         step, every = round_index * config.update_every, config.target_update_every
         due = step // every - (step - config.update_every) // every
-        rate = 1.0 - (1.0 - config.tau) ** due.astype(jnp.float32)
-        state = state._replace(target_policy=optax.incremental_update(state.policy, state.target_policy, rate),
-                               target_critic=optax.incremental_update(state.critic, state.target_critic, rate),
+        state = state._replace(target_policy=ops.target_update(state.policy, state.target_policy, due, config.tau),
+                               target_critic=ops.target_update(state.critic, state.target_critic, due, config.tau),
                                rounds=state.rounds + 1)
         return state, {**jax.tree.map(jnp.mean, critic_metrics), **policy_metrics}
 

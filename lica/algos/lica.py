@@ -148,7 +148,7 @@ def make(spec, config: Config) -> Algorithm:
         (loss, q), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.critic)
         params, opt = ops.gradient_step(critic_tx, state.critic, state.critic_opt, grads)
         steps = state.critic_steps + 1
-        target = optax.periodic_update(params, state.target_critic, steps, config.target_update_interval)
+        target = ops.target_update(params, state.target_critic, steps % config.target_update_interval == 0)
         metrics = {"critic_loss": loss, "q_taken_mean": ops.masked_mean(q, mask),
                    "target_mean": ops.masked_mean(targets, mask), "critic_grad_norm": optax.global_norm(grads)}
         return state._replace(critic=params, target_critic=target, critic_opt=opt, critic_steps=steps), metrics

@@ -75,7 +75,7 @@ def copy_to_target(count, last_copy, interval, params, target):
     """PyMARL's target updates: copy ``params`` to ``target`` once ``count`` (episodes or critic
     steps) has grown by ``interval`` since the last copy. Returns ``(target, last_copy)``."""
     due = count - last_copy >= interval
-    return jax.tree.map(lambda p, t: jnp.where(due, p, t), params, target), jnp.where(due, count, last_copy)
+    return ops.target_update(params, target, due), jnp.where(due, count, last_copy)
 
 
 def agent_policy(spec, config: PymarlConfig):
