@@ -9,6 +9,7 @@
 
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 
 class Run:
@@ -41,35 +42,79 @@ class Run:
         return metrics.loc[metrics.groupby("seed")["env_steps"].idxmax()].reset_index(drop=True)
 
 
+class Start(NamedTuple):
+    """A run about to train: its resolved config, its prepared directory, the environment
+    object (where the config only names it), and whether it continues a checkpoint."""
+
+    config: object
+    run_dir: object
+    env_object: object
+    resume: bool
+
+
+def prepare(env, algo: str = "lica", out=None, *, resume: bool = False, overwrite: bool = False, file=None,
+            sets=(), loggers=("tensorboard",), **config) -> Start:
+    """Resolve the config and prepare the run directory, as ``lica train`` and ``lica.train`` do.
+
+    A new run's config is the algorithm's defaults < presets < ``file`` (YAML) < ``sets``
+    (``key=value``) < ``config`` keywords (``None`` values are left out); a resumed run's starts
+    from its saved config instead. Every check runs before the directory is created.
+    """
+    from lica import algos
+    from lica import loggers as loggers_lib
+    from lica.config import load_file, merge, parse_set, resolve, validate
+    from lica.run import RunDir
+
+    env_object = None if isinstance(env, str) else env
+    name = env if env_object is None else f"object:{type(env).__name__}"
+    config = {k: v for k, v in config.items() if v is not None}
+    loggers_lib.check(loggers)
+    if resume:
+        if out is None:
+            raise ValueError("resuming needs the run directory: --out RUN_DIR (out= in Python)")
+        saved = RunDir(out).read_config()
+        if (saved["env"], saved["algo"]) != (name, algo):
+            raise ValueError(f"run '{out}' trained {saved['algo']} on {saved['env']}, not {algo} on {name}")
+        overrides = merge(merge(load_file(file) if file else {}, parse_set(list(sets))), config)
+        cfg = validate(algos.get(algo).Config, merge(saved, overrides))
+    else:
+        cfg = resolve(name, algo, file, sets, env_object=env_object, **config)
+    out = Path(out or Path("runs") / f"{name.replace(':', '_')}-{algo}-{time.strftime('%Y%m%d-%H%M%S')}")
+    run_dir = RunDir(out)
+    if not resume:
+        run_dir.prepare(overwrite)
+    return Start(cfg, run_dir, env_object, resume)
+
+
+def run(start: Start, progress=None, loggers=("tensorboard",)) -> "Run":
+    """Train a prepared run; a new one that fails before writing anything leaves no directory."""
+    from lica.run import train_run
+
+    try:
+        train_run(start.config, start.run_dir, resume=start.resume, progress=progress, env=start.env_object,
+                  loggers=loggers)
+    except (ValueError, RuntimeError):
+        if not start.resume:
+            start.run_dir.remove_if_empty()
+        raise
+    return Run(start.run_dir.path)
+
+
 def train(env, algo: str = "lica", out=None, *, resume: bool = False, overwrite: bool = False,
-          progress=None, **config) -> Run:
+          progress=None, loggers=("tensorboard",), **config) -> Run:
     """Train ``algo`` on ``env`` into ``out`` and return the ``Run``.
 
     ``env`` is a name (``"mpe:spread-3"``, ``"mymodule:make"``) or an environment object that
     speaks ``lica.envs.base``'s protocol. Any config key is a keyword (``seeds=3``,
     ``env_steps=100_000``, ``env_args={"max_steps": 25}``). ``out`` defaults to
     ``runs/<env>-<algo>-<time>``; ``resume=True`` continues the run in ``out`` (pass the same
-    environment object again if you gave one). ``progress(done, total, rows)`` is called after
-    each evaluation. Errors are the CLI's: ``ValueError`` (a config or name) or ``RuntimeError``.
+    environment object again if you gave one), with any keywords over its saved config.
+    ``progress(done, total, rows)`` is called after each evaluation; ``loggers`` name where rows
+    go besides metrics.csv (``lica.loggers.NAMES``). Errors are the CLI's: ``ValueError`` (a
+    config or name) or ``RuntimeError``.
     """
-    from lica import algos
-    from lica.config import resolve, validate
-    from lica.run import RunDir, train_run
-
-    env_object = None if isinstance(env, str) else env
-    name = env if env_object is None else f"object:{type(env).__name__}"
-    if resume:
-        if out is None:
-            raise ValueError("resume=True needs out=RUN_DIR")
-        cfg = validate(algos.get(algo).Config, {**RunDir(out).read_config(), **config})
-    else:
-        cfg = resolve(name, algo, env_object=env_object, **config)
-    out = Path(out or Path("runs") / f"{name.replace(':', '_')}-{algo}-{time.strftime('%Y%m%d-%H%M%S')}")
-    run_dir = RunDir(out)
-    if not resume:
-        run_dir.prepare(overwrite)
-    train_run(cfg, run_dir, resume=resume, progress=progress, env=env_object)
-    return Run(out)
+    start = prepare(env, algo, out, resume=resume, overwrite=overwrite, loggers=loggers, **config)
+    return run(start, progress, loggers)
 
 
 def evaluate(run, episodes: int = 32):

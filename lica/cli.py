@@ -7,7 +7,6 @@ ends in a one-line ``error: ...`` on stderr and exit code 2, before anything is 
 import signal
 import statistics
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
@@ -74,28 +73,16 @@ def train(
     out: Annotated[Optional[Path], typer.Option(help="run directory (default runs/<env>-<algo>-<time>)")] = None,
     resume: Annotated[bool, typer.Option(help="continue the run in --out from its last checkpoint")] = False,
     overwrite: Annotated[bool, typer.Option(help="replace an existing run directory")] = False,
+    logger: Annotated[list[str], typer.Option(help="where evaluations go besides metrics.csv, repeatable: "
+                                                   "csv (metrics.csv alone), tensorboard, wandb")] = ["tensorboard"],
 ):
     """Train ALGO on ENV; writes config, metrics.csv, TensorBoard events and checkpoints."""
-    from lica import algos
-    from lica.config import resolve, validate
-    from lica.run import RunDir, train_run
+    from lica import api
 
-    created = None  # the run directory this call made, while it holds nothing
     try:
-        if resume:
-            if out is None:
-                fail("--resume needs --out RUN_DIR")
-            saved = RunDir(out).read_config()
-            if (saved["env"], saved["algo"]) != (env, algo):
-                fail(f"run '{out}' trained {saved['algo']} on {saved['env']}, not {algo} on {env}")
-            cfg = validate(algos.get(algo).Config, {**saved, **({"env_steps": env_steps} if env_steps else {})})
-        else:
-            cfg = resolve(env, algo, config, set_ or [], seeds=seeds, env_steps=env_steps)
-        out = out or Path("runs") / f"{env.replace(':', '_')}-{algo}-{time.strftime('%Y%m%d-%H%M%S')}"
-        run_dir = RunDir(out)
-        if not resume:
-            run_dir.prepare(overwrite)
-            created = run_dir
+        start = api.prepare(env, algo, out, resume=resume, overwrite=overwrite, file=config, sets=set_ or [],
+                            loggers=logger, seeds=seeds, env_steps=env_steps)
+        cfg, out = start.config, start.run_dir.path
         console.print(f"training [bold]{algo}[/] on [bold]{env}[/], {cfg.seeds} seed(s), "
                       f"{cfg.env_steps:,} env steps each -> {out}")
         bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -108,10 +95,8 @@ def train(
                 if not console.is_terminal:  # logs and CI get a plain line per evaluation
                     console.print(f"env steps {done:,}/{total:,}: {summarize(rows)}", highlight=False)
 
-            last = train_run(cfg, run_dir, resume=resume, progress=progress)
+            last = api.run(start, progress, logger).final().to_dict("records")
     except (ValueError, RuntimeError) as e:
-        if created is not None:
-            created.remove_if_empty()  # a start that failed before writing leaves nothing behind
         fail(str(e))
     console.print(f"final (median over {cfg.seeds} seeds): {summarize(last)}; "
                   f"wall {last[0]['wall_s']:.0f}s; metrics in {out / 'metrics.csv'}")

@@ -20,6 +20,8 @@ import jax
 import numpy as np
 import yaml
 
+from lica.loggers import Loggers
+
 # Leading metrics.csv columns; the rest follow in alphabetical order.
 FIRST_COLUMNS = ["seed", "env_steps", "updates", "wall_s", "test_return_mean", "test_win_rate",
                  "test_episode_length", "policy_entropy", "critic_loss"]
@@ -203,28 +205,6 @@ def check_finite(rows: list[dict]):
                            "the last good checkpoint and metrics are kept")
 
 
-class TensorBoard:
-    """One event writer per seed, so TensorBoard overlays seeds as separate runs."""
-
-    def __init__(self, path: Path, config):
-        from tensorboardX import SummaryWriter
-
-        self.writers = {config.seed + i: SummaryWriter(str(path / "tb" / f"seed_{config.seed + i}"))
-                        for i in range(config.seeds)}
-
-    def write(self, rows: list[dict]):
-        for row in rows:  # a seed that had finished has no row
-            writer = self.writers[row["seed"]]
-            for key, value in row.items():
-                if key not in ("seed", "env_steps"):
-                    writer.add_scalar(key, value, row["env_steps"])
-            writer.flush()
-
-    def close(self):
-        for w in self.writers.values():
-            w.close()
-
-
 # A checkpoint between two evaluations is written at the first ``checkpoint_interval`` point
 # this many seconds after the last checkpoint, or ten times as long as the last one took to
 # write if that is longer: a kill loses about a minute of training, and a run whose state holds
@@ -250,12 +230,13 @@ class CheckpointClock:
         self.wait = max(CHECKPOINT_SECONDS, (self.saved_at - began) / CHECKPOINT_SHARE)
 
 
-def train_run(config, run_dir: RunDir, resume: bool = False, progress=None, env=None):
+def train_run(config, run_dir: RunDir, resume: bool = False, progress=None, env=None, loggers=("tensorboard",)):
     """Train ``config`` into ``run_dir`` (created by the caller), evaluating every
     ``eval_interval`` and checkpointing in between (``CHECKPOINT_SECONDS``).
 
     ``env``: the environment object, where ``config.env`` only names it (``lica.trainer``).
-    ``progress(done_steps, total_steps, rows)`` is called after each evaluation. Returns each
+    ``progress(done_steps, total_steps, rows)`` is called after each evaluation; its rows also
+    go to ``loggers`` (``lica.loggers.NAMES``) besides ``metrics.csv``. Returns each
     seed's last evaluation row. An interrupt (KeyboardInterrupt, which the CLI makes of
     SIGTERM too) leaves the last checkpoint whole: every file is replaced atomically.
     """
@@ -263,6 +244,7 @@ def train_run(config, run_dir: RunDir, resume: bool = False, progress=None, env=
 
     program = make_train(config, env)
     state_shape = jax.eval_shape(program.init)
+    board = Loggers(loggers, run_dir.path, config)
     if resume:  # shapes only: a fresh state would hold a second replay buffer
         state, interval, meta = run_dir.load_checkpoint(state_shape, jax.eval_shape(program.begin, state_shape))
         rows = run_dir.read_metrics()[: meta["rows"]]
@@ -273,7 +255,7 @@ def train_run(config, run_dir: RunDir, resume: bool = False, progress=None, env=
         meta = {"wall_s": 0.0}
         rows = seed_rows(config, state, program.evaluate(state), 0.0)  # the untrained policy, at step 0
         run_dir.write_metrics(rows)
-    board = TensorBoard(run_dir.path, config)
+        board.write(rows)
     start, clock = time.perf_counter() - meta["wall_s"], CheckpointClock()
     try:
         while int(state.env_steps.min()) < config.env_steps:

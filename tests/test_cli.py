@@ -67,7 +67,8 @@ def test_training_episodes_and_wins_are_counted_per_interval():
     (["--env", "junction", "--set", "critic=deep"], "bad value for config key 'critic'"),
     (["--env", "junction", "--set", "xi"], "--set expects key=value"),
     (["--env", "mpe:spread-3", "--set", "env_args.bogus=1"], "unknown argument 'bogus' for environment 'mpe'"),
-    (["--env", "junction", "--resume"], "--resume needs --out RUN_DIR"),
+    (["--env", "junction", "--resume"], "resuming needs the run directory: --out RUN_DIR"),
+    (["--env", "junction", "--logger", "mlflow"], "unknown logger 'mlflow'; choose from: csv, tensorboard, wandb"),
 ])
 def test_bad_input_is_a_one_line_error_with_exit_2_and_writes_nothing(tmp_path, args, message):
     run = tmp_path / "run"
@@ -115,6 +116,31 @@ def test_resume_continues_to_the_same_result(tmp_path):
     for ra, rb in zip(a, b):
         ra.pop("wall_s"), rb.pop("wall_s")
         assert ra == rb
+
+
+def test_resume_takes_set_overrides_over_the_saved_config(tmp_path):
+    run = tmp_path / "run"
+    assert train(*FAST, "--env-steps", "640", "--out", str(run)).exit_code == 0
+    result = train(*FAST, "--env-steps", "1280", "--set", "eval_interval=320", "--out", str(run), "--resume")
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load((run / "config.yaml").read_text())["eval_interval"] == 320
+    assert [int(r["env_steps"]) for r in read_rows(run) if r["seed"] == "0"] == [0, 640, 960, 1280]
+
+
+def test_wandb_logger_writes_one_offline_run_per_seed_and_resumes_them(tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    run = tmp_path / "run"
+    result = train(*FAST, "--env-steps", "640", "--logger", "wandb", "--out", str(run))
+    assert result.exit_code == 0, result.output
+    ids = yaml.safe_load((run / "wandb" / "ids.json").read_text())
+    offline = sorted(p.name for p in (run / "wandb").glob("offline-run-*"))
+    assert sorted(ids) == ["0", "1"] and len(offline) == 2
+    assert all(any(name.endswith(ids[seed]) for name in offline) for seed in ids)
+    assert not (run / "tb").exists()  # wandb instead of TensorBoard
+    assert train(*FAST, "--env-steps", "1280", "--logger", "wandb", "--out", str(run), "--resume").exit_code == 0
+    assert yaml.safe_load((run / "wandb" / "ids.json").read_text()) == ids  # the same W&B runs go on
 
 
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
