@@ -21,9 +21,8 @@ import time
 import jax
 import jax.numpy as jnp
 
-from lica.batch import trim_lengths
 from lica.config import resolve
-from lica.trainer import SEED_AXIS, make_trainer, over_seeds
+from lica.trainer import SEED_AXIS, make_trainer, over_seeds, trim_lengths
 
 
 def best_time(fn, *args, repeats=5):
@@ -50,7 +49,7 @@ def breakdown(trainer, config):
     batch, _, _ = collect(ts, jax.random.PRNGKey(1))
     valid = float(batch.mask.sum())
     rollout_s = best_time(collect, ts, jax.random.PRNGKey(1))
-    if config.rollout == "episodes" and trainer.algo.on_policy:  # cut as lica.batch.update_trimmed cuts it
+    if config.rollout == "episodes" and trainer.algo.on_policy:  # cut as lica.trainer.update_trimmed cuts it
         needed = int((batch.mask.sum(axis=1) > 0).sum()) + 1
         length = next(n for n in trim_lengths(batch.mask.shape[0]) if n >= needed)
         batch = jax.tree.map(lambda x: x[:length], batch)

@@ -1,4 +1,4 @@
-"""Cutting trailing padding off a batch (``lica.batch.update_trimmed``) changes only the cost."""
+"""Cutting trailing padding off a batch (``lica.trainer.update_trimmed``) changes only the cost."""
 
 import jax
 import jax.numpy as jnp
@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 
 from lica import algos
-from lica.batch import trim_lengths, update_trimmed
 from lica.config import resolve
 from lica.rollout import rollout
-from lica.trainer import make_trainer
+from lica.trainer import make_trainer, trim_lengths, update_trimmed
 
 
 def test_trim_lengths_double_up_to_the_full_length():

@@ -209,7 +209,7 @@ def test_one_vocabulary_old_key_names_point_to_the_new_ones(tmp_path):
 
 
 def test_list_keys_shows_every_key_with_its_default_and_meaning():
-    from lica.algos import coma
+    from lica.algos.pymarl import coma
 
     result = runner.invoke(app, ["list", "--keys", "coma"], terminal_width=250)
     assert result.exit_code == 0

@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 from helpers import target_equals_online_after_each_update
 
-from lica.algos import coma
+from lica.algos.pymarl import coma
+from lica.algos.pymarl.actor_critic import MLP, critic_inputs, log_policy
 from lica.batch import Batch
 from lica.config import resolve
 from lica.experiments import junction
@@ -27,16 +28,16 @@ def test_counterfactual_baseline_is_the_policy_weighted_value_of_replacing_only_
     baseline the update uses (the critic input must not see agent a's own action)."""
     t, b, n, a = 3, 2, 3, 4
     batch = random_batch(jax.random.PRNGKey(0), t, b, n, a)
-    critic = coma.MLP((16, 16, a))
-    params = critic.init(jax.random.PRNGKey(1), coma.critic_inputs(batch, n, a))
+    critic = MLP((16, 16, a))
+    params = critic.init(jax.random.PRNGKey(1), critic_inputs(batch, n, a))
     logits = jax.random.normal(jax.random.PRNGKey(2), (t, b, n, a))
-    pi = jnp.exp(coma.log_policy(logits, batch.avail, 0.2)) * batch.avail
+    pi = jnp.exp(log_policy(logits, batch.avail, 0.2)) * batch.avail
     np.testing.assert_allclose(pi.sum(-1), 1.0, rtol=1e-5)
 
-    q = critic.apply(params, coma.critic_inputs(batch, n, a))
+    q = critic.apply(params, critic_inputs(batch, n, a))
     fast = coma.counterfactual_baseline(pi, q)
 
-    q_of = jax.jit(lambda actions: critic.apply(params, coma.critic_inputs(batch._replace(actions=actions), n, a)))
+    q_of = jax.jit(lambda actions: critic.apply(params, critic_inputs(batch._replace(actions=actions), n, a)))
     slow = np.zeros((t, b, n))
     for step in range(t):
         for agent in range(n):
@@ -49,7 +50,7 @@ def test_counterfactual_baseline_is_the_policy_weighted_value_of_replacing_only_
 def test_exploring_policy_has_an_epsilon_floor_on_available_actions_only():
     logits = jnp.array([[5.0, 0.0, -3.0, 1.0]])
     avail = jnp.array([[1.0, 1.0, 0.0, 1.0]])
-    p = np.asarray(jnp.exp(coma.log_policy(logits, avail, 0.3)) * avail)[0]
+    p = np.asarray(jnp.exp(log_policy(logits, avail, 0.3)) * avail)[0]
     soft = np.exp([5.0, 0.0, 1.0]) / np.exp([5.0, 0.0, 1.0]).sum()
     np.testing.assert_allclose(p[[0, 1, 3]], 0.7 * soft + 0.1, rtol=1e-5)
     assert p[2] == 0.0

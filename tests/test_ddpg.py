@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from lica import algos, envs
-from lica.algos import ddpg, iddpg, maddpg, sqddpg
 from lica.algos.base import Algorithm
+from lica.algos.ddpg import core, iddpg, maddpg, sqddpg
 from lica.config import resolve
 from lica.envs.base import EnvSpec
 from lica.rollout import rollout
@@ -82,7 +82,7 @@ def test_sqddpg_all_orderings_give_the_exact_shapley_value():
     v = game([0.5, -1.0, 2.0, 1.5])
     want = exact_shapley(lambda m: float(v(m)), n)
     assert abs(want.sum() - float(v(jnp.ones(n)) - v(jnp.zeros(n)))) < 1e-5  # efficiency
-    joint = ddpg.same_joint(jax.nn.one_hot(jnp.array([0, 2, 1, 1]), a))
+    joint = core.same_joint(jax.nn.one_hot(jnp.array([0, 2, 1, 1]), a))
     masks = sqddpg.coalition_masks(sqddpg.all_orderings(n))  # [24, N, N]
     got = sqddpg.shapley_q(marginal_phi(v, n, a), jnp.zeros(5), joint, masks)
     np.testing.assert_allclose(np.asarray(got), want, atol=1e-4)
@@ -92,7 +92,7 @@ def test_sqddpg_sampled_orderings_converge_to_the_shapley_value():
     n, a = 4, 3
     v = game([0.5, -1.0, 2.0, 1.5])
     want = exact_shapley(lambda m: float(v(m)), n)
-    joint = ddpg.same_joint(jax.nn.one_hot(jnp.array([0, 2, 1, 1]), a))
+    joint = core.same_joint(jax.nn.one_hot(jnp.array([0, 2, 1, 1]), a))
     phi = marginal_phi(v, n, a)
     errors = []
     for m in (10, 100, 10_000):
@@ -127,7 +127,7 @@ def test_which_actions_each_critic_sees(module, algo, sees_others):
     key = jax.random.PRNGKey(3)  # the same coalition samples for both evaluations (SQDDPG)
 
     def q(actions):
-        joint = ddpg.same_joint(jax.nn.one_hot(jnp.array(actions), 3))
+        joint = core.same_joint(jax.nn.one_hot(jnp.array(actions), 3))
         return np.asarray(critic.values(params, obs, state, joint, key))
 
     base, moved = q([0, 0, 0]), q([0, 2, 0])  # only agent 1 changes its action
@@ -138,11 +138,11 @@ def test_which_actions_each_critic_sees(module, algo, sees_others):
 
 def test_sqddpg_agent_first_in_the_ordering_ignores_the_others_actions():
     _, params, obs, state = critic_and_inputs(sqddpg, "sqddpg")
-    _, apply = ddpg.agent_critics(3, 16, 3 * SPEC.obs_dim, 3 * 3)  # the critics SQDDPG builds
+    _, apply = core.agent_critics(3, 16, 3 * SPEC.obs_dim, 3 * 3)  # the critics SQDDPG builds
     masks = sqddpg.coalition_masks(jnp.array([[0.0, 1.0, 2.0]]))  # one ordering: 0, 1, 2
 
     def q(actions):
-        joint = ddpg.same_joint(jax.nn.one_hot(jnp.array(actions), 3))
+        joint = core.same_joint(jax.nn.one_hot(jnp.array(actions), 3))
         return np.asarray(sqddpg.shapley_q(lambda x, u: apply(params, x, u), obs.reshape(-1), joint, masks))
 
     base, moved = q([0, 0, 0]), q([0, 2, 1])  # agents 1 and 2 change their actions
@@ -156,9 +156,9 @@ def test_each_policy_gets_only_its_own_critics_gradient_through_its_own_action(m
     key = jax.random.PRNGKey(3)
     probs = jax.nn.softmax(jax.random.normal(jax.random.PRNGKey(4), (3, 3)))
     # d/da_j of sum_i Q_i(own_action_joint(a)) ...
-    got = jax.grad(lambda p: jnp.sum(critic.values(params, obs, state, ddpg.own_action_joint(p), key)))(probs)
+    got = jax.grad(lambda p: jnp.sum(critic.values(params, obs, state, core.own_action_joint(p), key)))(probs)
     # ... is dQ_j/da_j alone (no dQ_i/da_j for i != j)
-    jac = jax.jacobian(lambda p: critic.values(params, obs, state, ddpg.same_joint(p), key))(probs)  # [N, N, A]
+    jac = jax.jacobian(lambda p: critic.values(params, obs, state, core.same_joint(p), key))(probs)  # [N, N, A]
     want = jnp.stack([jac[j, j] for j in range(3)])
     np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
     cross = sum(float(jnp.abs(jac[i, j]).max()) for i in range(3) for j in range(3) if i != j)

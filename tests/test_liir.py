@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from lica import ops
-from lica.algos import liir
-from lica.algos.coma import critic_inputs, log_policy
-from lica.algos.value_based import take, unroll
+from lica.algos.pymarl import liir
+from lica.algos.pymarl.actor_critic import critic_inputs, log_policy
+from lica.algos.pymarl.common import take, unroll
 from lica.batch import Batch
 from lica.config import resolve
 from lica.envs.base import EnvSpec

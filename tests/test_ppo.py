@@ -9,8 +9,8 @@ import pytest
 import lica
 from examples.corridor import Corridor
 from lica import algos
-from lica.algos import ppo
-from lica.algos.value_based import unroll
+from lica.algos.ppo import core
+from lica.algos.pymarl.common import unroll
 from lica.config import resolve
 from lica.rollout import segment, start_runner
 
@@ -37,7 +37,7 @@ def test_gae_matches_its_recursion_across_episode_ends(lam):
     terminated = (rng.random((t + 1, b)) < 0.2).astype(float)  # episodes end mid-segment
     mask = np.ones((t + 1, b))
     mask[-1] = 0.0  # the bootstrap step, as a segment has it
-    fast = ppo.gae(*map(jnp.asarray, (rewards, terminated, mask, values)), 0.99, lam)
+    fast = core.gae(*map(jnp.asarray, (rewards, terminated, mask, values)), 0.99, lam)
     slow = np.stack([slow_gae(rewards[:, i], terminated[:, i], values[:, i], 0.99, lam) for i in range(b)], 1)
     np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-5)
 
@@ -46,21 +46,21 @@ def test_clipped_surrogate_by_hand():
     # ratios 1.5 and 0.5 against advantages +2 and -2, clip 0.2: the pessimistic side each time
     log_ratio = jnp.log(jnp.array([1.5, 1.5, 0.5, 0.5]))
     advantage = jnp.array([2.0, -2.0, 2.0, -2.0])
-    loss = ppo.clipped_surrogate(log_ratio, advantage, 0.2)
+    loss = core.clipped_surrogate(log_ratio, advantage, 0.2)
     # 1.5*2=3 clipped to 1.2*2=2.4; 1.5*-2=-3 kept; 0.5*2=1 kept; 0.5*-2=-1 clipped to 0.8*-2=-1.6
     np.testing.assert_allclose(loss, [-2.4, 3.0, -1.0, 1.6], rtol=1e-6)
     # inside the clip range the gradient is the plain policy gradient A * r
-    grad = jax.grad(lambda x: ppo.clipped_surrogate(x, 2.0, 0.2))(jnp.log(1.1))
+    grad = jax.grad(lambda x: core.clipped_surrogate(x, 2.0, 0.2))(jnp.log(1.1))
     np.testing.assert_allclose(grad, -2.0 * 1.1, rtol=1e-6)
-    assert jax.grad(lambda x: ppo.clipped_surrogate(x, 2.0, 0.2))(jnp.log(1.5)) == 0.0  # clipped: no gradient
+    assert jax.grad(lambda x: core.clipped_surrogate(x, 2.0, 0.2))(jnp.log(1.5)) == 0.0  # clipped: no gradient
 
 
 def test_clipped_value_loss_by_hand():
     # old value 1, target 3: a new value of 2 moved 1 (clip 0.5 keeps 1.5): max(1, 2.25) / 2
-    np.testing.assert_allclose(ppo.clipped_value_loss(2.0, 1.0, 3.0, 0.5), 1.125)
+    np.testing.assert_allclose(core.clipped_value_loss(2.0, 1.0, 3.0, 0.5), 1.125)
     # a new value past the target: the unclipped error 0.25 < clipped 2.25 -> 2.25 / 2
-    np.testing.assert_allclose(ppo.clipped_value_loss(3.5, 1.0, 3.0, 0.5), 1.125)
-    np.testing.assert_allclose(ppo.clipped_value_loss(1.2, 1.0, 3.0, 0.5), 0.5 * 1.8 ** 2)  # within the clip
+    np.testing.assert_allclose(core.clipped_value_loss(3.5, 1.0, 3.0, 0.5), 1.125)
+    np.testing.assert_allclose(core.clipped_value_loss(1.2, 1.0, 3.0, 0.5), 0.5 * 1.8 ** 2)  # within the clip
 
 
 def test_the_critic_carries_its_hidden_state_from_one_segment_into_the_next():
@@ -69,8 +69,8 @@ def test_the_critic_carries_its_hidden_state_from_one_segment_into_the_next():
     config = resolve("object:Corridor", "mappo", env_object=env, batch_size=4, segment_length=6, minibatches=2)
     algo = algos.make(config, env.spec)
     state = algo.init(jax.random.PRNGKey(0))
-    critic = ppo.make_agent_policy(2, env.spec.state_dim, 1, config.hidden, True, True, False,
-                                   net=ppo.Net(config.hidden, 1, 1.0, True))
+    critic = core.make_agent_policy(2, env.spec.state_dim, 1, config.hidden, True, True, False,
+                                    net=core.Net(config.hidden, 1, 1.0, True))
     runner = start_runner(env, algo, jax.random.PRNGKey(1), 4)
     first, _, runner = segment(env, algo, state, runner, jax.random.PRNGKey(2), 6)
     after, _ = algo.update(state, first, jax.random.PRNGKey(3))  # its carry: from the critic before the update

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from lica import ops
-from lica.algos import value_based
-from lica.algos.value_based import unroll
+from lica.algos.pymarl import common
+from lica.algos.pymarl.common import unroll
 from lica.config import ConfigError, resolve
 from lica.envs.base import EnvSpec
 from lica.rollout import segment, start_runner
@@ -94,7 +94,7 @@ def test_unrolling_a_segment_replays_the_probabilities_the_rollout_sampled_from(
 def trainer_policy(trainer, name):
     """The agents' network as ``play`` configured it for ``name``."""
     config = resolve("mpe:spread-3", name, sets=["agent=rnn", "last_action_input=true", "share_params=true"])
-    return value_based.agent_policy(trainer.env.spec, config)
+    return common.agent_policy(trainer.env.spec, config)
 
 
 def test_td_lambda_on_a_segment_cuts_at_every_episode_end_and_bootstraps_the_last():

@@ -7,7 +7,7 @@ import pytest
 from jaxmarl.environments.smax.heuristic_enemy import get_heuristic_policy_initial_state
 from jaxmarl.environments.smax.smax_env import SMAX, Scenario
 
-from lica.envs import make, smac, smac_scripted
+from lica.envs import make, smac
 from lica.envs.smax_units import (
     COLOSSUS,
     COLOSSUS_SPLASH,
@@ -22,6 +22,7 @@ from lica.envs.smax_units import (
     HeuristicEnemyUnitSMAX,
     UnitSMAX,
 )
+from lica.tools import smac_scripted
 
 KEY = jax.random.PRNGKey(0)
 DT = 1.0 / 16  # SMAX's world step

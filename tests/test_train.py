@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lica import replay as replay_lib
-from lica.algos.value_based import empty_batch
+from lica.algos.pymarl.value_based import empty_batch
 from lica.config import resolve
 from lica.envs.base import EnvSpec
 from lica.trainer import make_train

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from helpers import target_equals_online_after_each_update
 
-from lica.algos import qmix, qtran, value_based, vdn
+from lica.algos.pymarl import common, qmix, qtran, value_based, vdn
 from lica.config import resolve
 from lica.experiments import junction
 from lica.trainer import make_trainer
@@ -56,7 +56,7 @@ def test_qtran_losses_on_a_hand_checked_example():
 
 def test_epsilon_schedule_and_greedy_distribution_respect_available_actions():
     config = resolve("junction", "vdn", sets=["epsilon_anneal_time=50000", "epsilon_start=1.0", "epsilon_finish=0.05"])
-    assert [float(value_based.epsilon(config, t)) for t in (0, 25_000, 50_000, 80_000)] == pytest.approx(
+    assert [float(common.epsilon(config, t)) for t in (0, 25_000, 50_000, 80_000)] == pytest.approx(
         [1.0, 0.525, 0.05, 0.05])
     q = jnp.array([[3.0, 9.0, 1.0, 2.0]])  # the best action is unavailable
     avail = jnp.array([[1.0, 0.0, 1.0, 1.0]])

@@ -1,21 +1,25 @@
 """Algorithm registry. An algorithm is a module with a pydantic ``Config`` (a subclass of
-``lica.config.TrainConfig``) and ``make(spec, config) -> Algorithm`` (``lica.algos.base``)."""
+``lica.config.TrainConfig``) and ``make(spec, config) -> Algorithm`` (``lica.algos.base``).
+
+Modules are grouped by family: ``lica`` and ``random_policy`` on their own; ``pymarl`` (COMA,
+LIIR, VDN, QMIX, QTRAN), ``ddpg`` (IDDPG, MADDPG, SQDDPG) and ``ppo`` (IPPO, MAPPO), each
+family's shared code in the package next to its algorithms."""
 
 import importlib
 
 ALGORITHMS = {
     "lica": "lica.algos.lica",
-    "random": "lica.algos.uniform",
-    "coma": "lica.algos.coma",
-    "liir": "lica.algos.liir",
-    "iddpg": "lica.algos.iddpg",
-    "maddpg": "lica.algos.maddpg",
-    "sqddpg": "lica.algos.sqddpg",
-    "vdn": "lica.algos.vdn",
-    "qmix": "lica.algos.qmix",
-    "qtran": "lica.algos.qtran",
-    "ippo": "lica.algos.ippo",  # beyond the paper
-    "mappo": "lica.algos.mappo",  # beyond the paper
+    "random": "lica.algos.random_policy",
+    "coma": "lica.algos.pymarl.coma",
+    "liir": "lica.algos.pymarl.liir",
+    "iddpg": "lica.algos.ddpg.iddpg",
+    "maddpg": "lica.algos.ddpg.maddpg",
+    "sqddpg": "lica.algos.ddpg.sqddpg",
+    "vdn": "lica.algos.pymarl.vdn",
+    "qmix": "lica.algos.pymarl.qmix",
+    "qtran": "lica.algos.pymarl.qtran",
+    "ippo": "lica.algos.ppo.ippo",  # beyond the paper
+    "mappo": "lica.algos.ppo.mappo",  # beyond the paper
 }
 
 

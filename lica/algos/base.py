@@ -20,7 +20,7 @@ class Algorithm(NamedTuple):
       ``Batch``; metrics is a dict of scalars.
     - ``on_policy``: ``update`` learns from the fresh batch alone (no replay) and reads padding
       as absent, so the trainer may cut trailing padding off the batch
-      (``lica.batch.update_trimmed``).
+      (``lica.trainer.update_trimmed``).
     """
 
     init: Callable[..., Any]

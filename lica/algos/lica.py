@@ -16,7 +16,7 @@ from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
 
 from lica import ops
 from lica.algos.base import Algorithm, softmax_actor
-from lica.algos.value_based import unroll
+from lica.algos.pymarl.common import unroll
 from lica.config import TrainConfig
 from lica.nets import initialize, make_agent_policy, make_critic
 

@@ -2,13 +2,13 @@
 
 The joint action value is the sum of the agents' utilities, ``Q_tot(tau, u) = sum_i Q_i(tau^i,
 u^i)`` (VDN Eq. 1), trained end to end with 1-step double Q-learning on episodes replayed from a
-buffer, as PyMARL's ``q_learner`` with ``mixer: vdn`` does (``lica.algos.value_based``).
+buffer, as PyMARL's ``q_learner`` with ``mixer: vdn`` does (``lica.algos.pymarl.value_based``).
 """
 
 import jax.numpy as jnp
 
-from lica.algos import value_based
 from lica.algos.base import Algorithm
+from lica.algos.pymarl import value_based
 
 
 class Config(value_based.ValueConfig):

@@ -1,11 +1,11 @@
 """MAPPO (Yu et al., NeurIPS 2022 Datasets and Benchmarks): PPO whose value function sees the
-global state (``lica.algos.ppo``). Beyond the paper."""
+global state (``lica.algos.ppo.core``). Beyond the paper."""
 
-from lica.algos import ppo
+from lica.algos.ppo import core
 
 
-class Config(ppo.Config):
-    """MAPPO's settings: ``ppo.Config``'s defaults are JaxMARL's MAPPO on SMAX."""
+class Config(core.Config):
+    """MAPPO's settings: ``core.Config``'s defaults are JaxMARL's MAPPO on SMAX."""
 
 
 # (env pattern, overrides), merged in order by ``lica.presets.lookup``.
@@ -21,4 +21,4 @@ PRESETS = [
 
 
 def make(spec, config: Config):
-    return ppo.make(spec, config, critic_sees="state")
+    return core.make(spec, config, critic_sees="state")

@@ -1,6 +1,6 @@
 """Hand-written policies on a SMAX map: can the map be won at all, and by how much?
 
-    python -m lica.envs.smac_scripted --map 2c_vs_64zg [--episodes 128]
+    python -m lica.tools.smac_scripted --map 2c_vs_64zg [--episodes 128]
 
 A sanity check for the harder maps, where a learner that wins nothing may face a battle that
 cannot be won in our simulation (SMAX's unit statistics, terrain only on 2c_vs_64zg;

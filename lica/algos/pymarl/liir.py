@@ -35,11 +35,11 @@ import optax
 from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
 
 from lica import ops
-from lica.algos import value_based
 from lica.algos.base import Algorithm
-from lica.algos.coma import MLP, actor, critic_inputs, fit_critic, log_policy
-from lica.algos.coma import PRESETS as COMA_PRESETS
-from lica.algos.value_based import Probability, PymarlConfig, epsilon, take, unroll
+from lica.algos.pymarl import common
+from lica.algos.pymarl.actor_critic import MLP, actor, critic_inputs, fit_critic, log_policy
+from lica.algos.pymarl.coma import PRESETS as COMA_PRESETS
+from lica.algos.pymarl.common import Probability, PymarlConfig, epsilon, take, unroll
 from lica.nets import initialize
 
 
@@ -125,7 +125,7 @@ class Parts(NamedTuple):
 
 def build(spec, config: Config) -> Parts:
     n, a = spec.n_agents, spec.n_actions
-    policy = value_based.agent_policy(spec, config)
+    policy = common.agent_policy(spec, config)
     per_agent = lambda x: jnp.broadcast_to(x[..., None], x.shape + (n,))
 
     def proxy_targets(eta_r_in, features, batch, target_v_proxy):
@@ -170,9 +170,9 @@ def make(spec, config: Config) -> Algorithm:
     n, a = spec.n_agents, spec.n_actions
     parts = build(spec, config)
     policy, proxy = parts.policy, parts.proxy
-    policy_tx = value_based.optimizer(config.lr_policy, config)
-    critic_tx = value_based.optimizer(config.lr_critic, config)
-    intrinsic_tx = value_based.optimizer(config.lr_critic, config)
+    policy_tx = common.optimizer(config.lr_policy, config)
+    critic_tx = common.optimizer(config.lr_critic, config)
+    intrinsic_tx = common.optimizer(config.lr_critic, config)
     input_dim = spec.state_dim + spec.obs_dim + 2 * n * a + n
 
     def init(key):
@@ -227,7 +227,7 @@ def make(spec, config: Config) -> Algorithm:
         eta, intrinsic_opt = ops.gradient_step(intrinsic_tx, eta, state.intrinsic_opt, eta_grads)
 
         critic_steps = state.critic_steps + steps
-        target, last_copy = value_based.copy_to_target(critic_steps, state.last_target_update,
+        target, last_copy = common.copy_to_target(critic_steps, state.last_target_update,
                                                        config.target_update_interval,
                                                        {"critic": critic, "v_ex": eta["v_ex"]}, state.target)
         env_steps = state.env_steps + jnp.sum(batch.mask).astype(jnp.int32)

@@ -4,16 +4,16 @@
 from hypernetworks of the state and pass through an absolute value, so that
 ``dQ_tot / dQ_i >= 0`` (QMIX Eq. 5) and the greedy joint action is the agents' greedy actions.
 Training is 1-step double Q-learning on replayed episodes (QMIX Eq. 6, PyMARL ``q_learner``,
-``lica.algos.value_based``).
+``lica.algos.pymarl.value_based``).
 """
 
 import flax.linen as nn
 import jax.numpy as jnp
 from pydantic import PositiveInt
 
-from lica.algos import value_based
 from lica.algos.base import Algorithm
-from lica.algos.vdn import PRESETS as VDN_PRESETS
+from lica.algos.pymarl import value_based
+from lica.algos.pymarl.vdn import PRESETS as VDN_PRESETS
 
 
 class Config(value_based.ValueConfig):

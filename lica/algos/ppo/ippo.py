@@ -1,12 +1,12 @@
 """IPPO (de Witt et al., 2020): PPO whose value function sees only the agent's own observation
-(``lica.algos.ppo``). Beyond the paper."""
+(``lica.algos.ppo.core``). Beyond the paper."""
 
 from pydantic import NonNegativeFloat, PositiveFloat
 
-from lica.algos import ppo
+from lica.algos.ppo import core
 
 
-class Config(ppo.Config):
+class Config(core.Config):
     """IPPO's settings: JaxMARL ``baselines/IPPO/config/ippo_rnn_smax.yaml`` where it differs
     from its MAPPO."""
 
@@ -28,4 +28,4 @@ PRESETS = [
 
 
 def make(spec, config: Config):
-    return ppo.make(spec, config, critic_sees="obs")
+    return core.make(spec, config, critic_sees="obs")

@@ -29,7 +29,7 @@ from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
 
 from lica import ops
 from lica.algos.base import Algorithm, softmax_actor
-from lica.algos.value_based import Probability, take, unroll
+from lica.algos.pymarl.common import Probability, take, unroll
 from lica.config import ConfigError, TrainConfig
 from lica.nets import initialize, make_agent_policy
 

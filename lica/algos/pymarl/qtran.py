@@ -24,10 +24,11 @@ import jax.numpy as jnp
 from pydantic import NonNegativeFloat, PositiveInt
 
 from lica import ops
-from lica.algos import value_based
 from lica.algos.base import Algorithm
-from lica.algos.value_based import greedy_actions, take
-from lica.algos.vdn import PRESETS as VDN_PRESETS
+from lica.algos.pymarl import value_based
+from lica.algos.pymarl.common import take
+from lica.algos.pymarl.value_based import greedy_actions
+from lica.algos.pymarl.vdn import PRESETS as VDN_PRESETS
 
 
 class Config(value_based.ValueConfig):

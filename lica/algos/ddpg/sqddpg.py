@@ -15,7 +15,7 @@ of the coalition game whose marginal contributions ``Phi`` gives. Training (SQDD
 - policy: agent ``i`` ascends its own Shapley Q-value ``Q_i`` through its own straight-through
   Gumbel-softmax action.
 
-Everything else is the shared machinery of ``lica.algos.ddpg``.
+Everything else is the shared machinery of ``lica.algos.ddpg.core``.
 """
 
 import itertools
@@ -26,11 +26,11 @@ import jax.numpy as jnp
 import numpy as np
 from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
 
-from lica.algos import ddpg
 from lica.algos.base import Algorithm
+from lica.algos.ddpg import core
 
 
-class Config(ddpg.DDPGConfig):
+class Config(core.DDPGConfig):
     """SQDDPG's hyper-parameters; defaults are SQDDPG's Cooperative Navigation settings."""
 
     lr_policy: PositiveFloat = 1e-4  # policy_lrate, args/simple_spread_sqddpg.py
@@ -43,7 +43,7 @@ class Config(ddpg.DDPGConfig):
 # (env pattern, overrides), merged in order by ``lica.presets.lookup``. "SQDDPG" is the
 # repository hsvgbkhgbv/SQDDPG (commit 33eef74) the paper follows for its baselines (A1.2).
 PRESETS = [
-    ddpg.PARTICLE_PRESET,
+    core.PARTICLE_PRESET,
     # Cooperative Navigation: args/simple_spread_sqddpg.py (hid_size 32, batch_size 32,
     # gamma 0.9, policy_lrate 1e-4, value_lrate 1e-3, entr 1e-2 summed over the batch,
     # sample_size 5); A1.2.
@@ -54,7 +54,7 @@ PRESETS = [
     ("mpe:predator-prey", {"hidden": 128, "critic_hidden": 128, "train_batch": 128, "gamma": 0.99,
                            "lr_policy": 1e-4, "lr_critic": 5e-4, "entropy_coef": 1e-3 * 128,
                            "sample_size": 1}),
-    ddpg.JUNCTION_PRESET,
+    core.JUNCTION_PRESET,
 ]
 
 
@@ -83,7 +83,7 @@ def shapley_q(phi, x, joint, masks):
     """Average over orderings of every agent's marginal contribution.
 
     ``x [..., x_dim]`` is what every ``Phi`` sees besides actions; ``joint [..., N, N, A]`` (row
-    ``i`` for agent ``i``, see ``ddpg.own_action_joint``); ``masks [..., M, N, N]`` the coalitions
+    ``i`` for agent ``i``, see ``core.own_action_joint``); ``masks [..., M, N, N]`` the coalitions
     of ``M`` orderings. ``phi(x [..., M, N, x_dim], u [..., M, N, N*A]) -> [..., M, N]`` gets agent
     ``i``'s row of the joint action with the actions outside ``C_i + {i}`` zeroed. Returns
     ``[..., N]``.
@@ -94,21 +94,21 @@ def shapley_q(phi, x, joint, masks):
     return jnp.mean(phi(x, u), axis=-2)
 
 
-def make_critic(spec, config: Config) -> ddpg.Critic:
+def make_critic(spec, config: Config) -> core.Critic:
     """``Phi_i`` on ``[o_1..o_n (or s); coalition-masked a_1..a_n]`` (models/sqddpg.py,
     ``marginal_contribution``), averaged over ``sample_size`` random orderings."""
     n, a = spec.n_agents, spec.n_actions
     use_state = config.critic_input == "state"
     x_dim = spec.state_dim if use_state else n * spec.obs_dim
-    init, apply = ddpg.agent_critics(n, config.critic_hidden, x_dim, n * a)
+    init, apply = core.agent_critics(n, config.critic_hidden, x_dim, n * a)
 
     def values(params, obs, state, joint, key):
         masks = sample_coalition_masks(key, joint.shape[:-3] + (config.sample_size,), n)
-        x = ddpg.critic_inputs_all(obs, state, use_state)
+        x = core.critic_inputs_all(obs, state, use_state)
         return shapley_q(lambda x, u: apply(params, x, u), x, joint, masks)
 
-    return ddpg.Critic(init, values, joint_td=True)
+    return core.Critic(init, values, joint_td=True)
 
 
 def make(spec, config: Config) -> Algorithm:
-    return ddpg.make(spec, config, make_critic(spec, config))
+    return core.make(spec, config, make_critic(spec, config))

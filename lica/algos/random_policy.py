@@ -1,4 +1,5 @@
-"""The uniform random policy: the baseline every learning result is compared against.
+"""The uniform random policy, registered as ``random``: the baseline every learning result is
+compared against.
 
 It acts uniformly over the available actions and never learns, so ``lica train --algo random``
 writes the same metrics as any algorithm, with a flat curve.
