@@ -8,8 +8,11 @@ docstring has the setup); ours runs ``lica train --algo {mappo,ippo}`` with the 
 are JaxMARL's SMAX settings. Both are pinned to ``--core`` with ``taskset``. The curves compare
 the win rate of *training* episodes (what JaxMARL's scripts log), ours averaged over each
 evaluation interval of 10 updates; our greedy test win rate is listed too. Steps per second are
-env steps over the CPU seconds of the whole process (compilation included), so that another
-process on the core does not count against either side.
+env steps over CPU seconds (compilation included; ours: the whole ``lica train`` process,
+JaxMARL's: the training call, as the driver measures it), so that another process on the core
+does not count against either side. Finished runs already in ``--out`` are read, not rerun, so
+the pairs may run on two cores at once (``--algos mappo --core 0`` and ``--algos ippo --core 1``)
+and a last call with both only draws.
 
 Writes ``curves.csv`` (implementation, algo, env_steps, train_win_rate, test_win_rate),
 ``summary.md`` and ``curves.png`` into ``--out``.
@@ -40,20 +43,31 @@ def timed(command):
 
 
 def run_jaxmarl(args, algo, out):
+    """JaxMARL's script through the driver; a finished CSV of an earlier call is read again.
+    Its CPU seconds are the driver's own (the training call, compilation included)."""
     csv_path = out / f"jaxmarl_{algo}.csv"
-    cpu = timed(["taskset", "-c", str(args.core), str(Path(args.jaxmarl_python).expanduser()),
-                 str(HERE / "jaxmarl_ppo_driver.py"), "--script", algo, "--env-steps", str(args.env_steps),
-                 "--map", args.map, "--seed", str(args.seed), "--out", str(csv_path)])
-    rows = [(int(r["env_steps_done"]), float(r["win_rate"]) if r["win_rate"] else None, None)
-            for r in csv.DictReader(open(csv_path))]
-    return rows, cpu
+    last = list(csv.DictReader(open(csv_path)))[-1] if csv_path.exists() else None
+    done = last is not None and int(last["env_steps_done"]) > args.env_steps - UPDATE
+    if not done:
+        subprocess.run(["taskset", "-c", str(args.core), str(Path(args.jaxmarl_python).expanduser()),
+                        str(HERE / "jaxmarl_ppo_driver.py"), "--script", algo, "--env-steps", str(args.env_steps),
+                        "--map", args.map, "--seed", str(args.seed), "--out", str(csv_path)], check=True)
+    table = list(csv.DictReader(open(csv_path)))
+    rows = [(int(r["env_steps_done"]), float(r["win_rate"]) if r["win_rate"] else None, None) for r in table]
+    return rows, float(table[-1]["cpu_s"])
 
 
 def run_ours(args, algo, out):
+    """``lica train``; a finished run of an earlier call (with its CPU seconds) is read again."""
     run_dir = out / f"lica_{algo}"
-    cpu = timed(["taskset", "-c", str(args.core), str(Path(sys.executable).parent / "lica"), "train", "--env",
-                 f"smac:{args.map}", "--algo", algo, "--seeds", "1", "--seed", str(args.seed), "--env-steps",
-                 str(args.env_steps), "--set", f"eval_interval={10 * UPDATE}", "--out", str(run_dir), "--overwrite"])
+    cpu_file = run_dir / "cpu_s.txt"
+    if not cpu_file.exists():
+        cpu = timed(["taskset", "-c", str(args.core), str(Path(sys.executable).parent / "lica"), "train", "--env",
+                     f"smac:{args.map}", "--algo", algo, "--seeds", "1", "--set", f"seed={args.seed}", "--env-steps",
+                     str(args.env_steps), "--set", f"eval_interval={10 * UPDATE}", "--out", str(run_dir),
+                     "--overwrite"])
+        cpu_file.write_text(f"{cpu:.1f}\n")
+    cpu = float(cpu_file.read_text())
     rows = [(int(r["env_steps"]), float(r["train_win_rate"]) if r["train_win_rate"] else None,
              float(r["test_win_rate"])) for r in csv.DictReader(open(run_dir / "metrics.csv"))]
     return rows, cpu

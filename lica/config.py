@@ -117,7 +117,8 @@ def describe(config_cls: type[BaseModel]) -> list[tuple[str, str, str]]:
 
 
 # Keys that once had another name: the same concept has one key in every algorithm.
-RENAMED = {"lr": "lr_policy", "critic_lr": "lr_critic"}  # COMA and LIIR, like LICA and the DDPGs
+RENAMED = {"lr": "lr_policy", "critic_lr": "lr_critic",  # COMA and LIIR, like LICA and the DDPGs
+           "ent_coef": "entropy_coef", "gae_lambda": "td_lambda"}  # PPO (JaxMARL's names), like the DDPGs and LICA
 
 
 def renamed(config_cls: type[BaseModel], key: str) -> str | None:

@@ -68,6 +68,7 @@ def test_training_episodes_and_wins_are_counted_per_interval():
     (["--env", "junction", "--set", "xi"], "--set expects key=value"),
     (["--env", "mpe:spread-3", "--set", "env_args.bogus=1"], "unknown argument 'bogus' for environment 'mpe'"),
     (["--env", "junction", "--resume"], "resuming needs the run directory: --out RUN_DIR"),
+    (["--env", "junction", "--algo", "mappo", "--set", "ent_coef=0.1"], "config key 'ent_coef' is now 'entropy_coef'"),
     (["--env", "junction", "--logger", "mlflow"], "unknown logger 'mlflow'; choose from: csv, tensorboard, wandb"),
 ])
 def test_bad_input_is_a_one_line_error_with_exit_2_and_writes_nothing(tmp_path, args, message):

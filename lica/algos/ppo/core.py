@@ -47,9 +47,9 @@ class Config(TrainConfig):
     epochs: PositiveInt = 4  # passes over each batch (UPDATE_EPOCHS)
     minibatches: PositiveInt = 4  # per epoch, each a share of the environments (NUM_MINIBATCHES)
     gamma: Probability = 0.99
-    gae_lambda: Probability = 0.95
+    td_lambda: Probability = 0.95  # the lambda of GAE (GAE_LAMBDA), as of every lambda-return here
     clip_eps: PositiveFloat = 0.2  # ratio clip of the surrogate, and of the value change (CLIP_EPS)
-    ent_coef: NonNegativeFloat = 0.0  # entropy bonus (ENT_COEF)
+    entropy_coef: NonNegativeFloat = 0.0  # entropy bonus (ENT_COEF)
     vf_coef: PositiveFloat = 0.5  # value loss weight (VF_COEF)
     grad_clip: PositiveFloat = 0.25  # global L2 norm per network (MAX_GRAD_NORM)
     agent: Literal["rnn", "mlp"] = "rnn"  # fc-GRU-fc-fc, or the same without the GRU
@@ -180,7 +180,7 @@ def make(spec, config: Config, critic_sees: Literal["obs", "state"]) -> Algorith
             entropy = ops.masked_mean(ops.categorical_entropy(logits, avail), mask)
             clipped = ops.masked_mean(jnp.abs(jnp.exp(log_ratio) - 1.0) > config.clip_eps, mask)
             approx_kl = ops.masked_mean(jnp.exp(log_ratio) - 1.0 - log_ratio, mask)
-            return surrogate - config.ent_coef * entropy, (entropy, clipped, approx_kl)
+            return surrogate - config.entropy_coef * entropy, (entropy, clipped, approx_kl)
 
         def value_loss(params):
             values = values_of(params, batch, hidden0)[0][:-1]
@@ -205,7 +205,7 @@ def make(spec, config: Config, critic_sees: Literal["obs", "state"]) -> Algorith
         values, hidden = values_of(state.critic, batch, hidden0)
         per_agent = lambda x: jnp.broadcast_to(x[..., None], x.shape + (n,))  # noqa: E731
         advantages = gae(per_agent(batch.reward), per_agent(batch.terminated), per_agent(batch.mask), values,
-                         config.gamma, config.gae_lambda)
+                         config.gamma, config.td_lambda)
         targets = advantages + values[:-1]
         lr_scale = jnp.maximum(0.0, 1.0 - state.env_steps / config.env_steps) if config.anneal_lr else 1.0
         n_envs = batch.mask.shape[1]

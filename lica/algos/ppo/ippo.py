@@ -13,7 +13,7 @@ class Config(core.Config):
     lr_policy: PositiveFloat = 0.004  # LR
     lr_critic: PositiveFloat = 0.004  # LR
     clip_eps: PositiveFloat = 0.05  # CLIP_EPS
-    ent_coef: NonNegativeFloat = 0.01  # ENT_COEF
+    entropy_coef: NonNegativeFloat = 0.01  # ENT_COEF
 
 
 # (env pattern, overrides), merged in order by ``lica.presets.lookup``.

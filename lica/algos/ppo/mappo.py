@@ -15,7 +15,7 @@ PRESETS = [
     ("smac:*", {"eval_interval": 320_000, "eval_episodes": 32}),
     # Particle environments: JaxMARL baselines/MAPPO/config/mappo_homogenous_rnn_mpe.yaml (16
     # environments x 128 steps, lr 2e-3, entropy 0.01, gradient norm 0.5), evaluated as Fig. 3.
-    ("mpe:*", {"batch_size": 16, "lr_policy": 2e-3, "lr_critic": 2e-3, "ent_coef": 0.01, "grad_clip": 0.5,
+    ("mpe:*", {"batch_size": 16, "lr_policy": 2e-3, "lr_critic": 2e-3, "entropy_coef": 0.01, "grad_clip": 0.5,
                "eval_interval": 50_000, "eval_episodes": 32}),
 ]
 
