@@ -19,6 +19,7 @@ from lica.algos.base import Algorithm, softmax_actor
 from lica.algos.pymarl.common import unroll
 from lica.config import TrainConfig
 from lica.nets import initialize, make_agent_policy, make_critic
+from lica.presets import JUNCTION_AGENTS, JUNCTION_RUN
 
 
 class Config(TrainConfig):
@@ -47,7 +48,6 @@ class Config(TrainConfig):
 # (env pattern, overrides), merged in order by ``lica.presets.lookup``.
 PRESETS = [
     # StarCraft (A1.1): the Config defaults are these maps' settings; xi per map below.
-    ("smac:*", {"batch_size": 32, "eval_interval": 320_000, "eval_episodes": 32}),
     ("smac:5m_vs_6m", {"xi": 0.11}),  # A1.1
     ("smac:3s5z_vs_3s6z", {"xi": 0.03}),  # A1.1
     # Particle environments (A1.2, following SQDDPG's defaults): MLP agents with 1 hidden
@@ -74,10 +74,8 @@ PRESETS = [
     # an MLP critic on the action probabilities (the task has no state), Adam lr 0.01 for
     # both, no entropy term, 60 updates. 64 sampled episodes per update stand in for the
     # authors' full batch over the four joint actions.
-    ("junction", {"agent": "mlp", "hidden": 32, "share_params": False, "last_action_input": False,
-                  "lr_policy": 0.01, "lr_critic": 0.01, "xi": 0.0, "td_lambda": 0.0,
-                  "batch_size": 64, "env_steps": 60 * 64, "eval_interval": 640,
-                  "eval_episodes": 1, "critic": "mlp", "critic_embed": 32}),
+    ("junction", {**JUNCTION_RUN, **JUNCTION_AGENTS, "lr_policy": 0.01, "lr_critic": 0.01, "xi": 0.0,
+                  "td_lambda": 0.0, "critic": "mlp", "critic_embed": 32}),
 ]
 
 

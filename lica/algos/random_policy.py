@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from lica import ops
 from lica.algos.base import Algorithm
 from lica.config import TrainConfig
+from lica.presets import JUNCTION_RUN
 
 
 class Config(TrainConfig):
@@ -19,7 +20,7 @@ class Config(TrainConfig):
 
 PRESETS = [
     ("mpe:*", {"eval_interval": 100_000}),
-    ("junction", {"batch_size": 64, "env_steps": 60 * 64, "eval_interval": 640}),
+    ("junction", JUNCTION_RUN),
 ]
 
 

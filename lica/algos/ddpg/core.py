@@ -56,6 +56,7 @@ from lica.algos.base import Algorithm
 from lica.batch import Batch
 from lica.config import TrainConfig
 from lica.nets import MLPCritic, initialize, make_agent_policy
+from lica.presets import JUNCTION_RUN
 
 
 class DDPGConfig(TrainConfig):
@@ -91,11 +92,9 @@ PARTICLE_PRESET = ("mpe:*", {"share_params": False, "batch_size": 1, "env_steps"
 # episodes per update, 60 updates); the 1-step game needs no replay history or target network
 # (Sec. 4.3.1), so each update trains one round on its own 64 fresh transitions (update_every =
 # batch_size) with one critic step, and no entropy term.
-JUNCTION_PRESET = ("junction", {"hidden": 32, "critic_hidden": 32, "lr_policy": 0.01, "lr_critic": 0.01,
-                                "batch_size": 64, "train_batch": 64, "replay_size": 64, "update_every": 64,
-                                "critic_steps": 1, "target_update_every": 64, "tau": 1.0,
-                                "entropy_coef": 0.0, "env_steps": 60 * 64, "eval_interval": 640,
-                                "eval_episodes": 1})
+JUNCTION_PRESET = ("junction", {**JUNCTION_RUN, "hidden": 32, "critic_hidden": 32, "lr_policy": 0.01,
+                                "lr_critic": 0.01, "train_batch": 64, "replay_size": 64, "update_every": 64,
+                                "critic_steps": 1, "target_update_every": 64, "tau": 1.0, "entropy_coef": 0.0})
 
 
 class Critic(NamedTuple):

@@ -18,7 +18,7 @@ class Config(core.Config):
 
 # (env pattern, overrides), merged in order by ``lica.presets.lookup``.
 PRESETS = [
-    ("smac:*", {"eval_interval": 320_000, "eval_episodes": 32}),  # as every method (Sec. 4.2)
+    # StarCraft: the defaults, JaxMARL's SMAX settings, evaluated as every method there.
     # Particle environments: JaxMARL baselines/IPPO/config/ippo_ff_mpe.yaml (feed-forward
     # agents, 16 environments x 128 steps, lr 2.5e-4, clip 0.2, entropy 0.01, gradient norm
     # 0.5; its 64-unit tanh layers are 128-unit ReLU ones here), evaluated as Fig. 3.

@@ -10,9 +10,7 @@ class Config(core.Config):
 
 # (env pattern, overrides), merged in order by ``lica.presets.lookup``.
 PRESETS = [
-    # StarCraft: JaxMARL's SMAX settings are the Config defaults; evaluated as every method
-    # on these maps (Sec. 4.2: every 320k steps, 32 greedy episodes).
-    ("smac:*", {"eval_interval": 320_000, "eval_episodes": 32}),
+    # StarCraft: the defaults, JaxMARL's SMAX settings, evaluated as every method there.
     # Particle environments: JaxMARL baselines/MAPPO/config/mappo_homogenous_rnn_mpe.yaml (16
     # environments x 128 steps, lr 2e-3, entropy 0.01, gradient norm 0.5), evaluated as Fig. 3.
     ("mpe:*", {"batch_size": 16, "lr_policy": 2e-3, "lr_critic": 2e-3, "entropy_coef": 0.01, "grad_clip": 0.5,

@@ -29,6 +29,7 @@ from lica.algos.pymarl import common
 from lica.algos.pymarl.actor_critic import MLP, actor, critic_inputs, fit_critic, log_policy
 from lica.algos.pymarl.common import Probability, PymarlConfig, epsilon, take, unroll
 from lica.nets import initialize
+from lica.presets import JUNCTION_AGENTS, JUNCTION_RUN
 
 
 class Config(PymarlConfig):
@@ -49,9 +50,8 @@ class Config(PymarlConfig):
 
 # (env pattern, overrides), merged in order by ``lica.presets.lookup``.
 PRESETS = [
-    # StarCraft: batches of 32 episodes for every method (Sec. 4.2, following LIIR; PyMARL's
-    # coma.yaml has 8), evaluated every 320k steps with 32 episodes.
-    ("smac:*", {"batch_size": 32, "eval_interval": 320_000, "eval_episodes": 32}),
+    # StarCraft: the defaults (batches of 32 episodes for every method, Sec. 4.2, following
+    # LIIR, where PyMARL's coma.yaml has 8).
     # Particle environments (Fig. 3; A1.2: the baselines follow SQDDPG's code): LICA's particle
     # preset (MLP agents without sharing, segments of 4 steps from 8 environments, Adam, lr 3e-4
     # for the agents and 1e-3 for the critic, one critic step per batch, target copies every 20)
@@ -67,10 +67,8 @@ PRESETS = [
     # lr 0.01 for agents and critic, 64 episodes per update, 60 updates) with a 32-unit critic
     # and no epsilon floor, so COMA and LICA differ only in how they assign credit. (With
     # PyMARL's RMSProp, whose first steps are ~10x lr, COMA converges faster.)
-    ("junction", {"agent": "mlp", "hidden": 32, "share_params": False, "last_action_input": False,
-                  "optimizer": "adam", "lr_policy": 0.01, "lr_critic": 0.01, "td_lambda": 0.0, "critic_hidden": 32,
-                  "epsilon_start": 0.0, "epsilon_finish": 0.0,
-                  "batch_size": 64, "env_steps": 60 * 64, "eval_interval": 640, "eval_episodes": 1}),
+    ("junction", {**JUNCTION_RUN, **JUNCTION_AGENTS, "optimizer": "adam", "lr_policy": 0.01, "lr_critic": 0.01,
+                  "td_lambda": 0.0, "critic_hidden": 32, "epsilon_start": 0.0, "epsilon_finish": 0.0}),
 ]
 
 

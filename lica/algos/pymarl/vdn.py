@@ -9,6 +9,7 @@ import jax.numpy as jnp
 
 from lica.algos.base import Algorithm
 from lica.algos.pymarl import value_based
+from lica.presets import JUNCTION_AGENTS, JUNCTION_RUN
 
 
 class Config(value_based.ValueConfig):
@@ -19,18 +20,13 @@ class Config(value_based.ValueConfig):
 
 # (env pattern, overrides), merged in order by ``lica.presets.lookup``.
 PRESETS = [
-    # StarCraft: the paper aligns every method on batches of 32 episodes from 32 parallel
-    # environments (Sec. 4.2, following LIIR), evaluated every 320k steps with 32 episodes.
-    ("smac:*", {"batch_size": 32, "eval_interval": 320_000, "eval_episodes": 32}),
     # Traffic junction (our learning check, not a paper setting): the 32-unit MLP agents, Adam
     # lr 0.01 and 64 episodes per update of LICA's junction preset; epsilon anneals 1 -> 0.05
     # over 1,280 steps (20 updates) and a small buffer forgets the uniform early data, so the
     # greedy joint action can settle in one of the two optima. Episodes end after one step, so
     # targets are the rewards and the target network plays no role.
-    ("junction", {"agent": "mlp", "hidden": 32, "share_params": False, "last_action_input": False,
-                  "optimizer": "adam", "lr": 0.01, "epsilon_anneal_time": 1280, "buffer_size": 256,
-                  "target_update_interval": 64,
-                  "batch_size": 64, "env_steps": 60 * 64, "eval_interval": 640, "eval_episodes": 1}),
+    ("junction", {**JUNCTION_RUN, **JUNCTION_AGENTS, "optimizer": "adam", "lr": 0.01, "epsilon_anneal_time": 1280,
+                  "buffer_size": 256, "target_update_interval": 64}),
 ]
 
 
