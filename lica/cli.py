@@ -205,6 +205,11 @@ def plot(
     band: Annotated[str, typer.Option(help="median (with quartiles) or mean (with std) over seeds")] = "median",
     x: Annotated[str, typer.Option(help="env_steps or updates")] = "env_steps",
     out: Annotated[Path, typer.Option(help="figure path without suffix; .png and .pdf are written")] = Path("curves"),
+    aggregate: Annotated[bool, typer.Option(help="also print each run's IQM of its seeds' final values with a 95% "
+                                                 "bootstrap interval, and P(a seed of the first run is better)")]
+    = False,
+    lower_is_better: Annotated[bool, typer.Option(help="for --aggregate: lower values of the metric are better")]
+    = False,
 ):
     """Draw learning curves from any set of runs."""
     from lica import plots
@@ -218,9 +223,19 @@ def plot(
         labels = names if len(set(names)) == len(names) else [str(r) for r in runs]
         curves = {label: plots.load_curve([r], metric, x, band) for label, r in zip(labels, runs)}
         paths = plots.draw([("", metric, curves)], out, plots.X_LABELS[x])
+        finals = {label: [s[-1][1] for s in plots.seed_series(plots.find_runs(r), metric, x) if s]
+                  for label, r in zip(labels, runs)}
     except (ValueError, RuntimeError) as e:
         fail(str(e))
     console.print("written: " + ", ".join(map(str, paths)))
+    if aggregate:
+        from lica import stats
+
+        first = labels[0]
+        table = Table("run", "seeds", f"IQM of final {metric} [95% CI]", f"P({first} better)")
+        for label, (point, low, high, better) in stats.against_first(finals, lower_is_better).items():
+            table.add_row(label, str(len(finals[label])), f"{point:.3f} [{low:.3f}, {high:.3f}]", f"{better:.2f}")
+        console.print(table)
 
 
 @app.command("vs-paper")

@@ -38,3 +38,14 @@ def probability_of_improvement(x_tasks: list, y_tasks: list) -> float:
         x, y = np.asarray(x, dtype=float)[:, None], np.asarray(y, dtype=float)[None, :]
         per_task.append(np.mean((x > y) + 0.5 * (x == y)))
     return float(np.mean(per_task))
+
+
+def against_first(finals: dict, lower_is_better: bool = False) -> dict:
+    """For each run (label -> its seeds' final scores): ``(IQM, low, high, P)``, the IQM with its
+    95% stratified-bootstrap interval, and the probability that a seed of the first run beats a
+    seed of this one (1/2 for the first against itself)."""
+    sign = -1.0 if lower_is_better else 1.0
+    first = sign * np.asarray(next(iter(finals.values())), dtype=float)
+    return {label: (*stratified_bootstrap_ci([scores]),
+                    probability_of_improvement([first], [sign * np.asarray(scores, dtype=float)]))
+            for label, scores in finals.items()}

@@ -238,3 +238,19 @@ def test_export_writes_marl_eval_json(tmp_path):
     assert runs["run_1"]["absolute_metrics"]["return"] == [float(rows[-1]["test_return_mean"])]
     result = runner.invoke(app, ["export", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x.json")])
     assert result.exit_code == 2 and "no metrics.csv in" in result.output and not (tmp_path / "x.json").exists()
+
+
+def test_plot_aggregate_prints_iqm_and_probability_of_improvement(tmp_path):
+    finals = {"a": [1.0, 2.0, 3.0, 4.0], "b": [0.0, 0.0, 0.0, 5.0]}
+    for name, values in finals.items():
+        (tmp_path / name).mkdir()
+        rows = ["seed,env_steps,test_return_mean"] + [f"{s},{step},{v * step / 100}" for s, v in enumerate(values)
+                                                       for step in (50, 100)]
+        (tmp_path / name / "metrics.csv").write_text("\n".join(rows) + "\n")
+    result = runner.invoke(app, ["plot", str(tmp_path / "a"), str(tmp_path / "b"), "--aggregate",
+                                 "--out", str(tmp_path / "curves")])
+    assert result.exit_code == 0, result.output
+    # IQM: the middle two of four seeds (2, 3 and 0, 0); a's seeds beat b's 0s, never its 5
+    lines = {line.split()[1]: line for line in result.output.splitlines() if line.split()[1:2] in (["a"], ["b"])}
+    assert "2.500" in lines["a"] and "0.50" in lines["a"]
+    assert "0.000" in lines["b"] and "0.75" in lines["b"]

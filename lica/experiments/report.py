@@ -2,8 +2,6 @@
 
 from pathlib import Path
 
-import numpy as np
-
 from lica import plots, stats
 from lica.experiments import paper
 from lica.experiments.figures import Figure
@@ -61,13 +59,11 @@ def ordering(curves: dict, lower_is_better: bool) -> str:
     return " > ".join(ranked)
 
 
-def robust_columns(finals: dict, label: str, lower_is_better: bool) -> str:
+def robust_columns(robust: tuple) -> str:
     """The IQM of a run's final values with its 95% bootstrap interval, and the probability
-    that a seed of the first run (the figure's LICA) beats a seed of this one."""
-    point, low, high = stats.stratified_bootstrap_ci([finals[label]])
-    sign = -1.0 if lower_is_better else 1.0
-    first = next(iter(finals))
-    better = stats.probability_of_improvement([sign * np.asarray(finals[first])], [sign * np.asarray(finals[label])])
+    that a seed of the first run (the figure's LICA) beats a seed of this one
+    (``lica.stats.against_first``)."""
+    point, low, high, better = robust
     return f"{point:.3f} [{low:.3f}, {high:.3f}] | {better:.2f}"
 
 
@@ -80,10 +76,11 @@ def panel_section(figure: Figure, panel, curves: dict, algos: dict, finals: dict
     if not curves:
         return lines + ["No runs yet.", ""]
     first = next(iter(curves))
+    robust = stats.against_first(finals, panel.lower_is_better)
     lines += [f"| run | final {panel.metric} | paper at the same steps | IQM of seeds [95% CI] | "
               f"P({first} better) | mean over training | {figure.x} | seeds |", "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {label} | {final_value(c, figure.band)} | {paper_at(panel, c, algos[label])} | "
-              f"{robust_columns(finals, label, panel.lower_is_better)} | "
+              f"{robust_columns(robust[label])} | "
               f"{c.center.mean():.3f} | {c.x[-1]:,.0f} | {c.seeds} |" for label, c in curves.items()]
     return lines + ["", f"Ordering here: {ordering(curves, panel.lower_is_better)}", ""]
 
