@@ -152,8 +152,9 @@ def list_(
 
 @app.command()
 def reproduce(
-    figure: Annotated[str, typer.Argument(help="fig2, fig3, fig4, fig5, fig6 or figA1")],
-    budget: Annotated[str, typer.Option(help="quick (a laptop CPU) or paper (the paper's budgets)")] = "quick",
+    figure: Annotated[str, typer.Argument(help="fig2, fig3, fig4, fig5, fig6, figA1 or versus (after the paper)")],
+    budget: Annotated[str, typer.Option(
+        help="quick (a laptop CPU) or paper (the paper's budgets; versus: 1M steps, 3 seeds)")] = "quick",
     out: Annotated[Path, typer.Option(help="results directory; an existing one is resumed")] = Path("runs/reproduce"),
     ray: Annotated[Optional[str], typer.Option(help="run the grid as Ray tasks on this cluster (address or 'auto')")]
     = None,
