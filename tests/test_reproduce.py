@@ -2,6 +2,10 @@
 
 import csv
 import shutil
+import subprocess
+import sys
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -93,7 +97,7 @@ def test_seeds_are_aligned_by_evaluation_index():
 def test_local_and_ray_runners_give_the_same_metrics(tmp_path, local_grid):
     import ray  # part of the dev extra: this test must run, never skip
     tasks = grid.tasks(TINY, "quick")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # never a stale cluster
     try:
         grid.run_ray(tasks, tmp_path / "ray", "auto", log=lambda m: None)
     finally:
@@ -101,6 +105,60 @@ def test_local_and_ray_runners_give_the_same_metrics(tmp_path, local_grid):
     local, remote = all_rows(local_grid, tasks), all_rows(tmp_path / "ray", tasks)
     assert local == remote
     assert len(local[str(tasks[0])]) == 2 * 3  # 2 seeds: step 0 and two evaluations
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray")
+@pytest.mark.filterwarnings("ignore:os.fork")
+def test_a_ray_grid_completes_when_a_worker_node_dies_mid_run(tmp_path):
+    """A head and worker nodes on this machine (``ray.cluster_utils.Cluster``). The first worker
+    is killed while it trains a unit and a second joins: Ray retries the task there, and it
+    resumes the unit from its last checkpoint. Every unit ends with the local runner's rows,
+    none twice."""
+    import ray
+    from ray.cluster_utils import Cluster
+    longer = replace(TINY, budgets={"quick": {"junction": Budget(
+        seeds=2, env_steps=4000, sets=("batch_size=8", "eval_interval=400"))}})
+    tasks = grid.tasks(longer, "quick")
+    grid.run_local(tasks, tmp_path / "local", log=lambda m: None)
+    expected = all_rows(tmp_path / "local", tasks)
+    first = Path(tasks[0].path(tmp_path / "ray")) / "metrics.csv"
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})  # tasks run on workers
+    doomed = cluster.add_node(num_cpus=1)  # the only worker, so it takes the first unit
+    ray.init(address=cluster.address, log_to_driver=False)
+    try:
+        driver = threading.Thread(target=grid.run_ray, args=(tasks, tmp_path / "ray", "auto"),
+                                  kwargs={"log": lambda m: None})
+        driver.start()
+        while not (first.exists() and len(read_rows(first.parent)) >= 4):  # past its first evaluation
+            assert driver.is_alive()
+            time.sleep(0.05)
+        cluster.remove_node(doomed, allow_graceful=False)
+        rows_at_kill = len(read_rows(first.parent))
+        cluster.add_node(num_cpus=1)
+        driver.join(timeout=600)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    assert rows_at_kill < 22  # the unit was unfinished when its node died
+    assert all_rows(tmp_path / "ray", tasks) == expected
+    assert [len(r) for r in expected.values()] == [22, 22]  # 2 seeds x (step 0 + 10 evaluations)
+
+
+def test_two_processes_on_one_output_train_each_unit_once(tmp_path, local_grid):
+    """Two grid processes started together on one output directory (two ``lica reproduce``):
+    the claims send each unit to one of them, and the rows are the single process's."""
+    code = ("import sys; from tests.test_reproduce import TINY; from lica.experiments import grid; "
+            "grid.run_local(grid.tasks(TINY, 'quick'), sys.argv[1])")
+    processes = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=Path(__file__).parents[1],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    logs = "".join(p.communicate(timeout=600)[0] for p in processes)
+    assert [p.returncode for p in processes] == [0, 0], logs
+    tasks = grid.tasks(TINY, "quick")
+    for task in tasks:
+        assert logs.count(f"{task}: trained") == 1, logs
+    assert all_rows(tmp_path, tasks) == all_rows(local_grid, tasks)
 
 
 def test_a_unit_another_process_is_training_is_skipped_and_left_alone(tmp_path, local_grid):
