@@ -10,9 +10,11 @@ all seeds vmapped, and counts the env steps those updates' rollouts took.
 The ratio (training / raw) is the figure to compare across changes and machines.
 
 The breakdown (one seed) times the rollout of one update (``Trainer.collect``) against the raw
-rate, and the algorithm's update on that batch, cut as training cuts it: its share of padded
-(invalid) steps, its FLOPs from XLA's cost analysis of the compiled update, and the GFLOP/s
-achieved against this machine's dense float32 matmul rate, measured here too.
+rate, and the algorithm's update on that batch as training runs it (``update_trimmed``: cut to
+the longest episode; LICA's critic on the valid steps only). Beside it, the same update computed
+densely on every step of the cut batch: its share of padded (invalid) steps, its FLOPs from
+XLA's cost analysis, and the GFLOP/s achieved against this machine's dense float32 matmul rate,
+measured here too.
 """
 
 import argparse
@@ -22,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from lica.config import resolve
-from lica.trainer import SEED_AXIS, make_trainer, over_seeds, trim_lengths
+from lica.trainer import SEED_AXIS, make_trainer, over_seeds, trim_lengths, update_trimmed
 
 
 def best_time(fn, *args, repeats=5):
@@ -43,22 +45,26 @@ def matmul_peak(n=1024):
 
 
 def breakdown(trainer, config):
-    """Rollout steps/s, update seconds, padding share, update GFLOP and GFLOP/s (one seed)."""
+    """Rollout steps/s, the update's seconds as training runs it, and the dense update on the
+    cut batch (every step, padding included): its seconds, padding share, GFLOP and GFLOP/s."""
     ts = jax.jit(trainer.init)(jax.random.PRNGKey(0))
     collect = jax.jit(trainer.collect)
     batch, _, _ = collect(ts, jax.random.PRNGKey(1))
     valid = float(batch.mask.sum())
     rollout_s = best_time(collect, ts, jax.random.PRNGKey(1))
+    key = jax.random.PRNGKey(2)
+    trained = jax.jit(lambda s, b, k: update_trimmed(trainer.algo.update, s, b, k))
+    update_s = best_time(trained, ts.algo, batch, key)
     if config.rollout == "episodes" and trainer.algo.on_policy:  # cut as lica.trainer.update_trimmed cuts it
         needed = int((batch.mask.sum(axis=1) > 0).sum()) + 1
         length = next(n for n in trim_lengths(batch.mask.shape[0]) if n >= needed)
         batch = jax.tree.map(lambda x: x[:length], batch)
     padded = batch.mask.shape[0] * batch.mask.shape[1]
-    update = jax.jit(trainer.algo.update)
-    cost = update.lower(ts.algo, batch, jax.random.PRNGKey(2)).compile().cost_analysis()
+    dense = jax.jit(trainer.algo.update)  # no Batch.valid_steps: every step is computed
+    cost = dense.lower(ts.algo, batch, key).compile().cost_analysis()
     flops = (cost[0] if isinstance(cost, list) else cost).get("flops", float("nan"))
-    update_s = best_time(update, ts.algo, batch, jax.random.PRNGKey(2))
-    return valid / rollout_s, update_s, 1.0 - valid / padded, flops / 1e9, flops / update_s / 1e9
+    dense_s = best_time(dense, ts.algo, batch, key)
+    return valid / rollout_s, update_s, dense_s, 1.0 - valid / padded, flops / 1e9, flops / dense_s / 1e9
 
 
 def raw_env_rate(env, n_envs, steps, repeats=3):
@@ -118,13 +124,15 @@ def main():
     print(f"raw vmapped env steps/s:      {raw:12,.0f}")
     print(f"{args.algo} training env steps/s: {train:12,.0f}   ({args.updates} updates in {elapsed:.1f}s)")
     print(f"ratio training/raw:           {train / raw:12.3f}")
-    rollout, update_s, padding, gflop, gflops = breakdown(make_trainer(config), config)
+    rollout, update_s, dense_s, padding, gflop, gflops = breakdown(make_trainer(config), config)
     raw_one = raw_env_rate(env, config.batch_size, env.spec.episode_limit)
     peak = matmul_peak()
     print(f"breakdown, one seed: rollout env steps/s {rollout:,.0f} = {rollout / raw_one:.2f} of raw ({raw_one:,.0f}); "
-          f"update {update_s * 1e3:.1f} ms on a batch {padding:.0%} padding")
-    print(f"roofline: update {gflop:.2f} GFLOP at {gflops:.1f} GFLOP/s = {gflops / peak:.2f} of this machine's "
-          f"float32 matmul rate ({peak:.1f} GFLOP/s)")
+          f"update {update_s * 1e3:.1f} ms as training runs it")
+    print(f"dense update (every step of the cut batch, {padding:.0%} of them padding): {dense_s * 1e3:.1f} ms "
+          f"= {dense_s / update_s:.2f}x the update")
+    print(f"roofline of the dense update: {gflop:.2f} GFLOP at {gflops:.1f} GFLOP/s = {gflops / peak:.2f} of this "
+          f"machine's float32 matmul rate ({peak:.1f} GFLOP/s)")
 
 
 if __name__ == "__main__":

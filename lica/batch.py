@@ -33,4 +33,7 @@ class Batch(NamedTuple):
     mask: jax.Array  # [T+1, B]
     first: jax.Array | None = None  # [T+1, B], segments only
     carry0: object = None  # the actors' carry at step 0, segments only
+    # At least ``mask.sum()``, and the same for every vmapped seed: set by
+    # ``lica.trainer.update_trimmed`` so that per-step work can skip padding (``ops.on_valid_rows``).
+    valid_steps: jax.Array | None = None
 

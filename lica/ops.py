@@ -89,3 +89,35 @@ def target_update(params, target, due, tau=1.0):
     Every target network here is updated by this; algorithms differ only in when it is due."""
     rate = 1.0 - (1.0 - tau) ** jnp.asarray(due, jnp.float32)
     return optax.incremental_update(params, target, rate)
+
+
+def on_valid_rows(fn, mask, arrays, chunk: int, count=None):
+    """``fn(*rows)`` on the steps of ``arrays`` (each ``[T, B, ...]``) where ``mask [T, B]`` is
+    set, ``chunk`` steps at a time, and zeros elsewhere: a per-step computation that does no work
+    on padding. ``fn`` maps ``[chunk, ...]`` inputs to ``[chunk, ...]`` outputs.
+
+    The valid steps are gathered first (in time-major order) and cut into chunks; a chunk past
+    ``count`` valid steps is skipped by a ``cond``. Under a ``vmap`` over seeds, ``count`` must be
+    the same for every seed (``lica.trainer.update_trimmed`` sets ``Batch.valid_steps`` so), or
+    the ``cond`` becomes a select and computes every chunk. Gradients flow to ``fn``'s closure and
+    to ``arrays`` through the gather.
+    """
+    flat = mask.reshape(-1) > 0
+    n = flat.shape[0]
+    chunks = -(-n // chunk)
+    valid = jnp.sum(flat)
+    order = jnp.argsort(~flat, stable=True)  # valid steps first
+    order = jnp.where(jnp.arange(n) < valid, order, n)  # n: no step (read as zeros, never written)
+    order = jnp.pad(order, (0, chunks * chunk - n), constant_values=n)
+    rows = [x.reshape((n,) + x.shape[mask.ndim:]) for x in arrays]
+    count = valid if count is None else count
+    out = jax.eval_shape(fn, *(jax.ShapeDtypeStruct((chunk,) + r.shape[1:], r.dtype) for r in rows))
+
+    def one_chunk(_, xs):
+        i, index = xs
+        compute = lambda: fn(*(r.at[index].get(mode="fill", fill_value=0) for r in rows))  # noqa: E731
+        return None, jax.lax.cond(i * chunk < count, compute, lambda: jnp.zeros(out.shape, out.dtype))
+
+    _, ys = jax.lax.scan(one_chunk, None, (jnp.arange(chunks), order.reshape(chunks, chunk)))
+    ys = ys.reshape((chunks * chunk,) + out.shape[1:])
+    return jnp.zeros((n,) + out.shape[1:], out.dtype).at[order].set(ys, mode="drop").reshape(mask.shape + out.shape[1:])

@@ -39,18 +39,20 @@ def update_trimmed(update, state, batch: Batch, key, seed_axis: str | None = Non
     steps), and a whole-limit update would spend most of its time on zeros. Each length is
     compiled once; ``lax.switch`` runs only the chosen one. Under a ``vmap`` over seeds, pass
     its ``seed_axis``: the length is then the longest any seed needs, one value for all seeds
-    (a per-seed choice would make ``vmap`` run every branch and select).
+    (a per-seed choice would make ``vmap`` run every branch and select). ``Batch.valid_steps``
+    is set likewise: the most valid steps any seed's batch has.
     """
+    needed = jnp.sum(jnp.any(batch.mask > 0, axis=1)).astype(jnp.int32) + 1
+    valid = jnp.sum(batch.mask).astype(jnp.int32)
+    if seed_axis is not None:
+        needed, valid = jax.lax.pmax(needed, seed_axis), jax.lax.pmax(valid, seed_axis)
     lengths = trim_lengths(batch.mask.shape[0])
     if len(lengths) == 1:
-        return update(state, batch, key)
-    needed = jnp.sum(jnp.any(batch.mask > 0, axis=1)).astype(jnp.int32) + 1
-    if seed_axis is not None:
-        needed = jax.lax.pmax(needed, seed_axis)
+        return update(state, batch._replace(valid_steps=valid), key)
     index = jnp.sum(jnp.asarray(lengths) < needed)
 
     def cut_to(n):
-        return lambda s, b, k: update(s, jax.tree.map(lambda x: x[:n], b), k)
+        return lambda s, b, k: update(s, jax.tree.map(lambda x: x[:n], b)._replace(valid_steps=valid), k)
 
     return jax.lax.switch(index, [cut_to(n) for n in lengths], state, batch, key)
 

@@ -107,3 +107,24 @@ def test_target_update_copies_blends_or_keeps():
     np.testing.assert_array_equal(ops.target_update(params, target, 1)["w"], params["w"])  # a copy
     # two soft updates at tau 0.1: target moves 1 - 0.9^2 = 19% of the way
     np.testing.assert_allclose(ops.target_update(params, target, 2, tau=0.1)["w"], [2.62, 5.24], rtol=1e-6)
+
+
+@pytest.mark.parametrize("count", [None, 40])  # 40: a larger count shared with other seeds
+def test_on_valid_rows_matches_the_dense_computation_and_its_gradients(count):
+    key_x, key_m = jax.random.split(jax.random.PRNGKey(0))
+    x = jax.random.normal(key_x, (7, 5, 3))
+    mask = (jax.random.uniform(key_m, (7, 5)) > 0.5).astype(jnp.float32)
+    assert 0 < mask.sum() < 35 and int(mask.sum()) % 4  # a partly filled last chunk
+    w = jnp.array([0.5, -1.0, 2.0])
+
+    def packed(w, x):
+        return ops.on_valid_rows(lambda rows: jnp.tanh(rows @ w), mask, [x], chunk=4, count=count)
+
+    def dense(w, x):
+        return jnp.where(mask > 0, jnp.tanh(x @ w), 0.0)
+
+    np.testing.assert_allclose(packed(w, x), dense(w, x), atol=1e-6)
+    assert np.all(np.asarray(packed(w, x))[np.asarray(mask) == 0] == 0)  # padding is never computed
+    grads = [jax.grad(lambda w, x: jnp.sum(f(w, x) ** 2), argnums=(0, 1))(w, x) for f in (packed, dense)]
+    for got, want in zip(*grads):
+        np.testing.assert_allclose(got, want, atol=1e-5)

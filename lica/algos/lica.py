@@ -12,7 +12,7 @@ from typing import Literal, NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
-from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
+from pydantic import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
 from lica import ops
 from lica.algos.base import Algorithm, softmax_actor
@@ -38,6 +38,9 @@ class Config(TrainConfig):
     critic: Literal["mix", "mlp"] = "mix"  # mixing critic (Fig. 1b) or the C_MLP ablation
     critic_embed: PositiveInt = 64  # A1.1: all hidden layers have 64 units
     hypernet_hidden: PositiveInt | None = None  # None: as wide as W1, as in the authors' code
+    # The critic runs on the valid steps of a whole-episode batch only, this many at a time
+    # (ops.on_valid_rows); 0: on every step, padding included, in one piece (may suit a GPU).
+    critic_chunk: NonNegativeInt = 256
     actions: Literal["probs", "gumbel"] = "probs"  # what the policy step feeds the critic
     gumbel_temperature: PositiveFloat = 1.0
     entropy: Literal["adaptive", "vanilla"] = "adaptive"  # Eq. 6 or a constant beta
@@ -131,16 +134,25 @@ def make(spec, config: Config) -> Algorithm:
 
     init_carry, act = softmax_actor(policy, a)
 
+    def critic_at(params, batch, states, joint, needed):
+        """The critic at every step ``[T, B]`` of ``states`` and ``joint`` (``[T, B, N * A]``),
+        computed only where ``needed`` when the batch says how many steps are valid (``critic_chunk``)."""
+        if not config.critic_chunk or batch.valid_steps is None:
+            return critic.apply(params, states, joint)
+        return ops.on_valid_rows(lambda s, u: critic.apply(params, s, u), needed, [states, joint],
+                                 config.critic_chunk, batch.valid_steps)
+
     def critic_step(state, batch):
         """Eq. 2 / A7: regress Q(s_t, u_t) on TD(lambda) targets of the target critic."""
         taken = jax.nn.one_hot(batch.actions, a).reshape(batch.actions.shape[:2] + (n * a,))
-        target_q = critic.apply(state.target_critic, batch.state, taken)
+        bootstraps = jnp.concatenate([jnp.zeros_like(batch.mask[:1]), batch.mask[:-1]])  # Q_{t+1} of each valid t
+        target_q = critic_at(state.target_critic, batch, batch.state, taken, bootstraps)
         targets = ops.td_lambda_targets(batch.reward, batch.terminated, batch.mask, target_q,
                                         config.gamma, config.td_lambda)
         mask = batch.mask[:-1]
 
         def loss_fn(params):
-            q = critic.apply(params, batch.state[:-1], taken[:-1])
+            q = critic_at(params, batch, batch.state[:-1], taken[:-1], mask)
             return ops.masked_mean((q - targets) ** 2, mask), q
 
         (loss, q), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.critic)
@@ -156,7 +168,7 @@ def make(spec, config: Config) -> Algorithm:
         mask = batch.mask[:-1]
 
         def critic_q(joint):  # the critic as it stands, on the batch's states
-            return critic.apply(state.critic, batch.state[:-1], joint.reshape(joint.shape[:2] + (n * a,)))
+            return critic_at(state.critic, batch, batch.state[:-1], joint.reshape(joint.shape[:2] + (n * a,)), mask)
 
         def loss_fn(params):
             logits = unroll(policy, params, batch)[0][:-1]
