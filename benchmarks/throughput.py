@@ -51,6 +51,9 @@ def breakdown(trainer, config):
     collect = jax.jit(trainer.collect)
     batch, _, _ = collect(ts, jax.random.PRNGKey(1))
     valid = float(batch.mask.sum())
+    # A whole-episode rollout steps every environment until the longest episode ends (as
+    # PyMARL's runner does): the finished ones step too, their steps being padding.
+    stepped = valid if config.rollout == "segments" else float((batch.mask.sum(axis=1) > 0).sum()) * batch.mask.shape[1]
     rollout_s = best_time(collect, ts, jax.random.PRNGKey(1))
     key = jax.random.PRNGKey(2)
     trained = jax.jit(lambda s, b, k: update_trimmed(trainer.algo.update, s, b, k))
@@ -64,7 +67,8 @@ def breakdown(trainer, config):
     cost = dense.lower(ts.algo, batch, key).compile().cost_analysis()
     flops = (cost[0] if isinstance(cost, list) else cost).get("flops", float("nan"))
     dense_s = best_time(dense, ts.algo, batch, key)
-    return valid / rollout_s, update_s, dense_s, 1.0 - valid / padded, flops / 1e9, flops / dense_s / 1e9
+    rates = valid / rollout_s, stepped / rollout_s
+    return rates, update_s, dense_s, 1.0 - valid / padded, flops / 1e9, flops / dense_s / 1e9
 
 
 def raw_env_rate(env, n_envs, steps, repeats=3):
@@ -124,11 +128,12 @@ def main():
     print(f"raw vmapped env steps/s:      {raw:12,.0f}")
     print(f"{args.algo} training env steps/s: {train:12,.0f}   ({args.updates} updates in {elapsed:.1f}s)")
     print(f"ratio training/raw:           {train / raw:12.3f}")
-    rollout, update_s, dense_s, padding, gflop, gflops = breakdown(make_trainer(config), config)
+    (rollout, stepped), update_s, dense_s, padding, gflop, gflops = breakdown(make_trainer(config), config)
     raw_one = raw_env_rate(env, config.batch_size, env.spec.episode_limit)
     peak = matmul_peak()
     print(f"breakdown, one seed: rollout env steps/s {rollout:,.0f} = {rollout / raw_one:.2f} of raw ({raw_one:,.0f}); "
-          f"update {update_s * 1e3:.1f} ms as training runs it")
+          f"counting the finished environments' steps {stepped:,.0f} = {stepped / raw_one:.2f} of raw")
+    print(f"update {update_s * 1e3:.1f} ms as training runs it")
     print(f"dense update (every step of the cut batch, {padding:.0%} of them padding): {dense_s * 1e3:.1f} ms "
           f"= {dense_s / update_s:.2f}x the update")
     print(f"roofline of the dense update: {gflop:.2f} GFLOP at {gflops:.1f} GFLOP/s = {gflops / peak:.2f} of this "
