@@ -56,9 +56,11 @@ def breakdown(trainer, config):
     stepped = valid if config.rollout == "segments" else float((batch.mask.sum(axis=1) > 0).sum()) * batch.mask.shape[1]
     rollout_s = best_time(collect, ts, jax.random.PRNGKey(1))
     key = jax.random.PRNGKey(2)
-    trained = jax.jit(lambda s, b, k: update_trimmed(trainer.algo.update, s, b, k))
+    trimmed = config.rollout == "episodes" and trainer.algo.on_policy  # as lica.trainer.make_trainer decides
+    trained = jax.jit(lambda s, b, k: update_trimmed(trainer.algo.update, s, b, k) if trimmed else
+                      trainer.algo.update(s, b, k))
     update_s = best_time(trained, ts.algo, batch, key)
-    if config.rollout == "episodes" and trainer.algo.on_policy:  # cut as lica.trainer.update_trimmed cuts it
+    if trimmed:  # cut as lica.trainer.update_trimmed cuts it
         needed = int((batch.mask.sum(axis=1) > 0).sum()) + 1
         length = next(n for n in trim_lengths(batch.mask.shape[0]) if n >= needed)
         batch = jax.tree.map(lambda x: x[:length], batch)
