@@ -94,8 +94,9 @@ def test_seeds_are_aligned_by_evaluation_index():
 
 @pytest.mark.xdist_group("ray")
 @pytest.mark.filterwarnings("ignore:os.fork")
-def test_local_and_ray_runners_give_the_same_metrics(tmp_path, local_grid):
+def test_local_and_ray_runners_give_the_same_metrics(tmp_path, local_grid, monkeypatch):
     import ray  # part of the dev extra: this test must run, never skip
+    monkeypatch.setenv("RAY_worker_niceness", "0")  # at Ray's default 15, the other test worker starves them
     tasks = grid.tasks(TINY, "quick")
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # never a stale cluster
     try:
@@ -110,13 +111,14 @@ def test_local_and_ray_runners_give_the_same_metrics(tmp_path, local_grid):
 @pytest.mark.slow
 @pytest.mark.xdist_group("ray")
 @pytest.mark.filterwarnings("ignore:os.fork")
-def test_a_ray_grid_completes_when_a_worker_node_dies_mid_run(tmp_path):
+def test_a_ray_grid_completes_when_a_worker_node_dies_mid_run(tmp_path, monkeypatch):
     """A head and worker nodes on this machine (``ray.cluster_utils.Cluster``). The first worker
     is killed while it trains a unit and a second joins: Ray retries the task there, and it
     resumes the unit from its last checkpoint. Every unit ends with the local runner's rows,
     none twice."""
     import ray
     from ray.cluster_utils import Cluster
+    monkeypatch.setenv("RAY_worker_niceness", "0")
     longer = replace(TINY, budgets={"quick": {"junction": Budget(
         seeds=2, env_steps=4000, sets=("batch_size=8", "eval_interval=400"))}})
     tasks = grid.tasks(longer, "quick")
@@ -206,6 +208,19 @@ def test_reproduce_draws_the_figure_and_results_table(tmp_path, monkeypatch, loc
     lica_row = next(line for line in table.splitlines() if line.startswith("| LICA |"))
     assert lica_row.split(" | ")[4] == "0.50"  # LICA against itself: even
     assert result.output.count("already done") == 2
+
+
+def test_a_unit_with_only_its_untrained_row_is_left_out_of_the_report(tmp_path, local_grid):
+    """A unit just started has the untrained policy's row (test metrics, no training ones)."""
+    shutil.copytree(local_grid, tmp_path, dirs_exist_ok=True)
+    started = grid.tasks(TINY, "quick")[1].path(tmp_path) / "metrics.csv"
+    lines = started.read_text().splitlines()
+    started.write_text("\n".join(lines[:3]) + "\n")  # header and step 0 of both seeds
+    training = replace(TINY, panels=(Panel("junction", "train_return_mean", "training return"),))
+    (_, curves, _, finals), = report.panel_curves(training, tmp_path)
+    assert list(curves) == list(finals) == ["LICA"]
+    (_, curves, _, _), = report.panel_curves(TINY, tmp_path)  # its test return at step 0 is drawn
+    assert list(curves) == ["LICA", "COMA (test)"]
 
 
 def test_plot_draws_png_and_pdf_from_run_directories(tmp_path, local_grid):

@@ -12,6 +12,7 @@ filesystem every node sees at the same path.
 """
 
 import fcntl
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,6 +147,8 @@ def run_ray(grid: list[Task], out, address: str, log=print):
     except ImportError:
         raise ExperimentError("--ray needs the ray package: pip install 'lica-marl[ray]'") from None
     if not ray.is_initialized():
+        if address == "local":  # Ray's workers run at nice 15 unless told: starved on a busy machine
+            os.environ.setdefault("RAY_worker_niceness", "0")
         try:
             ray.init(address=address)
         except Exception as e:  # ConnectionError, or a stale cluster whose raylet died meanwhile

@@ -13,17 +13,18 @@ BAND_NAMES = {"median": "median and quartiles", "mean": "mean and standard devia
 
 def panel_curves(figure: Figure, out) -> list[tuple]:
     """``(panel, {label: curve}, {label: algo}, {label: each seed's final value})`` for every
-    panel, leaving out units with no metrics yet."""
+    panel, leaving out units with no values of the panel's metric yet (unstarted, or started
+    with only the untrained policy's row: training metrics come with the first evaluation)."""
     result = []
     for panel in figure.panels:
         curves, algos, finals = {}, {}, {}
         for unit in figure.units:
-            path = unit_dir(out, figure.name, unit)
-            runs = plots.find_runs(path) if unit.env == panel.env else []
-            if runs:
-                curves[unit.label] = plots.load_curve([path], panel.metric, figure.x, figure.band)
+            runs = plots.find_runs(unit_dir(out, figure.name, unit)) if unit.env == panel.env else []
+            series = [s for s in plots.seed_series(runs, panel.metric, figure.x) if s]
+            if series:
+                curves[unit.label] = plots.aggregate(series, figure.band)
                 algos[unit.label] = unit.algo
-                finals[unit.label] = [s[-1][1] for s in plots.seed_series(runs, panel.metric, figure.x) if s]
+                finals[unit.label] = [s[-1][1] for s in series]
         result.append((panel, curves, algos, finals))
     return result
 
