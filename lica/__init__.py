@@ -4,7 +4,8 @@ import os
 
 # jaxlib 0.10's CPU runtime can deadlock when its concurrency-optimized scheduler runs some
 # programs on more than one core: every thread waits and the result never arrives. QMIX's
-# seed-vmapped init did so every time on a 2-core machine (tests/test_train.py reproduces it);
+# seed-vmapped init did so every time on a 2-core machine; a vmapped QR (the orthogonal
+# initializer) is enough, 4 runs in 10 (docs/upstream/jaxlib_cpu_deadlock.py, plain JAX);
 # pinned to one core, or with this scheduler off, it does not. XLA reads XLA_FLAGS when the
 # CPU backend starts, so this must run before the first computation; a user's own setting wins.
 _SCHEDULER_FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler"
