@@ -4,6 +4,8 @@ Every user mistake (unknown name, bad key or value, existing run directory, corr
 ends in a one-line ``error: ...`` on stderr and exit code 2, before anything is written.
 """
 
+import atexit
+import os
 import signal
 import statistics
 import sys
@@ -265,4 +267,16 @@ def vs_paper(
 
 
 def main():
-    sys.exit(app())
+    """The ``lica`` executable. An interrupted command (exit code 130) leaves at once, without
+    the interpreter's teardown: a signal can arrive while XLA compiles in its own threads, and
+    tearing the process down under them crashed it (LLVM errors, segfaults, exit 134 or 139
+    instead of 130). Everything lica writes is closed by then; atexit handlers (Ray) still run."""
+    try:
+        sys.exit(app())
+    except SystemExit as e:
+        if e.code != 130:
+            raise
+        sys.stdout.flush()
+        sys.stderr.flush()
+        atexit._run_exitfuncs()
+        os._exit(130)

@@ -117,6 +117,23 @@ def test_sigterm_ends_a_run_with_one_line_and_a_checkpoint_to_resume(tmp_path):
     assert result.exit_code == 0, result.output
 
 
+def test_sigterm_while_xla_compiles_still_ends_with_exit_code_130(tmp_path):
+    """XLA compiles in threads of its own; a process torn down under them once crashed (an
+    LLVM error, exit 134 or 139). A StarCraft map compiles for a while: the signal comes 3 s in."""
+    run = tmp_path / "run"
+    lica = Path(sys.executable).with_name("lica")
+    proc = subprocess.Popen([str(lica), "train", "--env", "smac:2s3z", "--seeds", "2", "--out", str(run)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (run / "config.yaml").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(3)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("interrupted before the first checkpoint")
+
+
 def fail_with_a_full_disk(*args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device")
 
