@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from lica.config import resolve
-from lica.trainer import SEED_AXIS, make_trainer, over_seeds, trim_lengths, update_trimmed
+from lica.trainer import SEED_AXIS, make_trainer, over_seeds, trim_choice, trim_lengths, trims, update_trimmed
 
 
 def best_time(fn, *args, repeats=5):
@@ -56,13 +56,12 @@ def breakdown(trainer, config):
     stepped = valid if config.rollout == "segments" else float((batch.mask.sum(axis=1) > 0).sum()) * batch.mask.shape[1]
     rollout_s = best_time(collect, ts, jax.random.PRNGKey(1))
     key = jax.random.PRNGKey(2)
-    trimmed = config.rollout == "episodes" and trainer.algo.on_policy  # as lica.trainer.make_trainer decides
+    trimmed = trims(config, trainer.algo)
     trained = jax.jit(lambda s, b, k: update_trimmed(trainer.algo.update, s, b, k) if trimmed else
                       trainer.algo.update(s, b, k))
     update_s = best_time(trained, ts.algo, batch, key)
     if trimmed:  # cut as lica.trainer.update_trimmed cuts it
-        needed = int((batch.mask.sum(axis=1) > 0).sum()) + 1
-        length = next(n for n in trim_lengths(batch.mask.shape[0]) if n >= needed)
+        length = trim_lengths(batch.mask.shape[0])[int(trim_choice(batch.mask)[0])]
         batch = jax.tree.map(lambda x: x[:length], batch)
     padded = batch.mask.shape[0] * batch.mask.shape[1]
     dense = jax.jit(trainer.algo.update)  # no Batch.valid_steps: every step is computed

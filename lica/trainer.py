@@ -29,6 +29,23 @@ def trim_lengths(full: int, shortest: int = 32) -> list[int]:
     return lengths + [full]
 
 
+def trims(config, algo) -> bool:
+    """Whether training cuts each update's batch (``update_trimmed``): on-policy updates on
+    whole episodes (a segment has no padding to cut)."""
+    return algo.on_policy and config.rollout == "episodes"
+
+
+def trim_choice(mask, seed_axis: str | None = None):
+    """``(index, valid)``: which of ``trim_lengths(T)`` a batch with ``mask [T, B]`` is cut to
+    (the shortest that keeps every step an episode took and the all-padding step after the
+    longest), and its number of valid steps; under a seed ``vmap``, the most any seed needs."""
+    needed = jnp.sum(jnp.any(mask > 0, axis=1)).astype(jnp.int32) + 1
+    valid = jnp.sum(mask).astype(jnp.int32)
+    if seed_axis is not None:
+        needed, valid = jax.lax.pmax(needed, seed_axis), jax.lax.pmax(valid, seed_axis)
+    return jnp.sum(jnp.asarray(trim_lengths(mask.shape[0])) < needed), valid
+
+
 def update_trimmed(update, state, batch: Batch, key, seed_axis: str | None = None):
     """``update(state, batch, key)`` on ``batch`` cut to the shortest of ``trim_lengths`` that
     keeps every step an episode took and the all-padding step after the longest.
@@ -42,14 +59,10 @@ def update_trimmed(update, state, batch: Batch, key, seed_axis: str | None = Non
     (a per-seed choice would make ``vmap`` run every branch and select). ``Batch.valid_steps``
     is set likewise: the most valid steps any seed's batch has.
     """
-    needed = jnp.sum(jnp.any(batch.mask > 0, axis=1)).astype(jnp.int32) + 1
-    valid = jnp.sum(batch.mask).astype(jnp.int32)
-    if seed_axis is not None:
-        needed, valid = jax.lax.pmax(needed, seed_axis), jax.lax.pmax(valid, seed_axis)
     lengths = trim_lengths(batch.mask.shape[0])
+    index, valid = trim_choice(batch.mask, seed_axis)
     if len(lengths) == 1:
         return update(state, batch._replace(valid_steps=valid), key)
-    index = jnp.sum(jnp.asarray(lengths) < needed)
 
     def cut_to(n):
         return lambda s, b, k: update(s, jax.tree.map(lambda x: x[:n], b)._replace(valid_steps=valid), k)
@@ -129,7 +142,7 @@ def make_trainer(config, env=None, seed_axis: str | None = None) -> Trainer:
         key, roll_key, update_key = jax.random.split(ts.key, 3)
         batch, stats, runner = collect(ts, roll_key)
         batch = batch._replace(mask=batch.mask * active)
-        if algo.on_policy and not segments:  # a segment has no padding to cut
+        if trims(config, algo):
             algo_state, metrics = update_trimmed(algo.update, ts.algo, batch, update_key, seed_axis)
         else:
             algo_state, metrics = algo.update(ts.algo, batch, update_key)
