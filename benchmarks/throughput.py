@@ -10,11 +10,12 @@ all seeds vmapped, and counts the env steps those updates' rollouts took.
 The ratio (training / raw) is the figure to compare across changes and machines.
 
 The breakdown (one seed) times the rollout of one update (``Trainer.collect``) against the raw
-rate, and the algorithm's update on that batch as training runs it (``update_trimmed``: cut to
-the longest episode; LICA's critic on the valid steps only). Beside it, the same update computed
-densely on every step of the cut batch: its share of padded (invalid) steps, its FLOPs from
-XLA's cost analysis, and the GFLOP/s achieved against this machine's dense float32 matmul rate,
-measured here too.
+rate, and again with uniformly random actions (the ``random`` algorithm: no network, so the
+difference is the agents' forward pass), and the algorithm's update on that batch as training
+runs it (``update_trimmed``: cut to the longest episode; LICA's critic on the valid steps only).
+Beside it, the same update computed densely on every step of the cut batch: its share of padded
+(invalid) steps, its FLOPs from XLA's cost analysis, and the GFLOP/s achieved against this
+machine's dense float32 matmul rate, measured here too.
 """
 
 import argparse
@@ -44,17 +45,24 @@ def matmul_peak(n=1024):
     return 2 * n**3 / best_time(jax.jit(lambda x: x @ x), a) / 1e9
 
 
-def breakdown(trainer, config):
-    """Rollout steps/s, the update's seconds as training runs it, and the dense update on the
-    cut batch (every step, padding included): its seconds, padding share, GFLOP and GFLOP/s."""
+def rollout_rates(trainer, config):
+    """One update's rollout (``Trainer.collect``, one seed): ``((valid env steps/s, env steps
+    taken/s), state, batch)``. A whole-episode rollout steps every environment until the longest
+    episode ends (as PyMARL's runner does): the finished ones step too, their steps being padding."""
     ts = jax.jit(trainer.init)(jax.random.PRNGKey(0))
     collect = jax.jit(trainer.collect)
     batch, _, _ = collect(ts, jax.random.PRNGKey(1))
     valid = float(batch.mask.sum())
-    # A whole-episode rollout steps every environment until the longest episode ends (as
-    # PyMARL's runner does): the finished ones step too, their steps being padding.
     stepped = valid if config.rollout == "segments" else float((batch.mask.sum(axis=1) > 0).sum()) * batch.mask.shape[1]
     rollout_s = best_time(collect, ts, jax.random.PRNGKey(1))
+    return (valid / rollout_s, stepped / rollout_s), ts, batch
+
+
+def breakdown(trainer, config):
+    """Rollout steps/s, the update's seconds as training runs it, and the dense update on the
+    cut batch (every step, padding included): its seconds, padding share, GFLOP and GFLOP/s."""
+    rates, ts, batch = rollout_rates(trainer, config)
+    valid = float(batch.mask.sum())
     key = jax.random.PRNGKey(2)
     trimmed = trims(config, trainer.algo)
     trained = jax.jit(lambda s, b, k: update_trimmed(trainer.algo.update, s, b, k) if trimmed else
@@ -68,7 +76,6 @@ def breakdown(trainer, config):
     cost = dense.lower(ts.algo, batch, key).compile().cost_analysis()
     flops = (cost[0] if isinstance(cost, list) else cost).get("flops", float("nan"))
     dense_s = best_time(dense, ts.algo, batch, key)
-    rates = valid / rollout_s, stepped / rollout_s
     return rates, update_s, dense_s, 1.0 - valid / padded, flops / 1e9, flops / dense_s / 1e9
 
 
@@ -134,6 +141,12 @@ def main():
     peak = matmul_peak()
     print(f"breakdown, one seed: rollout env steps/s {rollout:,.0f} = {rollout / raw_one:.2f} of raw ({raw_one:,.0f}); "
           f"counting the finished environments' steps {stepped:,.0f} = {stepped / raw_one:.2f} of raw")
+    if args.algo != "random":  # the same rollout without a network: what the agents' forward pass costs
+        random_config = resolve(args.env, "random", sets=[s for s in args.sets if s.startswith("env_args.")],
+                                batch_size=config.batch_size)
+        (_, random_stepped), _, _ = rollout_rates(make_trainer(random_config), random_config)
+        print(f"the same rollout with uniformly random actions (no network): {random_stepped / raw_one:.2f} of raw "
+              "per env step taken")
     print(f"update {update_s * 1e3:.1f} ms as training runs it")
     print(f"dense update (every step of the cut batch, {padding:.0%} of them padding): {dense_s * 1e3:.1f} ms "
           f"= {dense_s / update_s:.2f}x the update")
