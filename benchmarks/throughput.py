@@ -4,7 +4,8 @@ where an update's time goes (a roofline).
     python benchmarks/throughput.py --env mpe:spread-3 [--algo lica] [--seeds 1] [--updates 20]
 
 Everything is measured in this process, on this machine, after compilation: the raw rate steps
-``batch_size`` environments with uniformly random available actions in a jitted ``scan``; the
+``batch_size`` environments with uniformly random available actions in a jitted ``scan``, their
+observations and state built (and summed, so that XLA cannot skip them); the
 training rate runs whole updates (rollout + critic and policy steps) of the algorithm's preset,
 all seeds vmapped, and counts the env steps those updates' rollouts took.
 The ratio (training / raw) is the figure to compare across changes and machines.
@@ -45,17 +46,27 @@ def matmul_peak(n=1024):
     return 2 * n**3 / best_time(jax.jit(lambda x: x @ x), a) / 1e9
 
 
-def rollout_rates(trainer, config):
-    """One update's rollout (``Trainer.collect``, one seed): ``((valid env steps/s, env steps
-    taken/s), state, batch)``. A whole-episode rollout steps every environment until the longest
-    episode ends (as PyMARL's runner does): the finished ones step too, their steps being padding."""
+def rollout_rates(trainer, config, rollouts=8):
+    """``rollouts`` consecutive rollouts of one update each (``Trainer.collect``, one seed) in
+    one compiled loop, as training runs them (a segment is short: timed alone, its call would
+    cost more than its steps): ``((valid env steps/s, env steps taken/s), state, batch)``. A
+    whole-episode rollout steps every environment until the longest episode ends (as PyMARL's
+    runner does): the finished ones step too, their steps being padding."""
     ts = jax.jit(trainer.init)(jax.random.PRNGKey(0))
-    collect = jax.jit(trainer.collect)
-    batch, _, _ = collect(ts, jax.random.PRNGKey(1))
-    valid = float(batch.mask.sum())
-    stepped = valid if config.rollout == "segments" else float((batch.mask.sum(axis=1) > 0).sum()) * batch.mask.shape[1]
-    rollout_s = best_time(collect, ts, jax.random.PRNGKey(1))
-    return (valid / rollout_s, stepped / rollout_s), ts, batch
+
+    def one(ts, key):
+        batch, _, runner = trainer.collect(ts, key)
+        taken = jnp.sum(jnp.any(batch.mask > 0, axis=1)) * batch.mask.shape[1]
+        steps = jnp.stack([jnp.sum(batch.mask), jnp.sum(batch.mask) if runner is not None else taken])
+        checksum = sum(jnp.sum(x.astype(jnp.float32)) for x in jax.tree.leaves(batch))  # all of it is computed
+        return (ts._replace(runner=runner) if runner is not None else ts), (steps, checksum)
+
+    many = jax.jit(lambda ts, key: jax.tree.map(lambda x: x.sum(0),
+                                                jax.lax.scan(one, ts, jax.random.split(key, rollouts))[1]))
+    valid, taken = (float(x) for x in many(ts, jax.random.PRNGKey(1))[0])
+    seconds = best_time(many, ts, jax.random.PRNGKey(1))
+    batch, _, _ = jax.jit(trainer.collect)(ts, jax.random.PRNGKey(1))
+    return (valid / seconds, taken / seconds), ts, batch
 
 
 def breakdown(trainer, config):
@@ -88,8 +99,9 @@ def raw_env_rate(env, n_envs, steps, repeats=3):
             env_state, avail = carry
             act_key, step_key = jax.random.split(key)
             actions = jax.random.categorical(act_key, jnp.where(avail > 0, 0.0, -1e10))
-            out = jax.vmap(env.step)(jax.random.split(step_key, n_envs), env_state, actions)
-            return (out[-1], out[2]), out[3]
+            obs, state, avail, reward, *_, env_state = jax.vmap(env.step)(jax.random.split(step_key, n_envs),
+                                                                       env_state, actions)
+            return (env_state, avail), (reward, jnp.sum(obs) + jnp.sum(state))  # observations are built too
 
         return jax.lax.scan(step, (env_state, avail), jax.random.split(key, steps))[1]
 
