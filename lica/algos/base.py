@@ -4,6 +4,7 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from lica import ops
 
@@ -50,3 +51,14 @@ def softmax_actor(policy, n_actions: int):
         return actions, probs, (hidden, jax.nn.one_hot(actions, n_actions))
 
     return init_carry, act
+
+
+def ascend_critic(tx: optax.GradientTransformation, state, loss_fn):
+    """One step of policies that ascend a critic through their actions (LICA's Eq. 4, the DDPG
+    family): ``loss_fn(policy params) -> (loss, (q_mean, entropy))`` descended with ``tx`` on a
+    state with ``policy`` and ``policy_opt``; returns the new state and the step's metrics."""
+    (loss, (q_mean, entropy)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.policy)
+    params, opt = ops.gradient_step(tx, state.policy, state.policy_opt, grads)
+    metrics = {"policy_loss": loss, "policy_q_mean": q_mean, "policy_entropy": entropy,
+               "policy_grad_norm": optax.global_norm(grads)}
+    return state._replace(policy=params, policy_opt=opt), metrics

@@ -15,7 +15,7 @@ import optax
 from pydantic import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
 from lica import ops
-from lica.algos.base import Algorithm, softmax_actor
+from lica.algos.base import Algorithm, ascend_critic, softmax_actor
 from lica.algos.pymarl.common import unroll
 from lica.config import TrainConfig
 from lica.nets import initialize, make_agent_policy, make_critic
@@ -179,11 +179,7 @@ def make(spec, config: Config) -> Algorithm:
                 joint = ops.masked_probs(logits, avail)
             return policy_loss(critic_q, joint, logits, avail, mask, config)
 
-        (loss, (q_mean, entropy)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.policy)
-        params, opt = ops.gradient_step(policy_tx, state.policy, state.policy_opt, grads)
-        metrics = {"policy_loss": loss, "policy_q_mean": q_mean, "policy_entropy": entropy,
-                   "policy_grad_norm": optax.global_norm(grads)}
-        return state._replace(policy=params, policy_opt=opt), metrics
+        return ascend_critic(policy_tx, state, loss_fn)
 
     def update(state, batch, key):
         state, critic_metrics = critic_step(state, batch)

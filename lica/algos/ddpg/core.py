@@ -52,7 +52,7 @@ from pydantic import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveIn
 
 from lica import ops
 from lica import replay as replay_lib
-from lica.algos.base import Algorithm
+from lica.algos.base import Algorithm, ascend_critic
 from lica.batch import Batch
 from lica.config import TrainConfig
 from lica.nets import MLPCritic, initialize, make_agent_policy
@@ -258,11 +258,7 @@ def make(spec, config: DDPGConfig, critic: Critic) -> Algorithm:
             # sum over agents of each agent's batch mean
             return -n * (q_mean + config.entropy_coef * h_mean), (q_mean, h_mean)
 
-        (loss, (q_mean, entropy)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.policy)
-        params, opt = ops.gradient_step(policy_tx, state.policy, state.policy_opt, grads)
-        metrics = {"policy_loss": loss, "policy_q_mean": q_mean, "policy_entropy": entropy,
-                   "policy_grad_norm": optax.global_norm(grads)}
-        return state._replace(policy=params, policy_opt=opt), metrics
+        return ascend_critic(policy_tx, state, loss_fn)
 
     def training_round(state, key, round_index):
         """Round ``c`` happens at env step ``c * update_every``: critic steps, a policy step, then
