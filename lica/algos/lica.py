@@ -37,7 +37,11 @@ class Config(TrainConfig):
     last_action_input: bool = True  # previous action one-hot as an agent input (PyMARL)
     critic: Literal["mix", "mlp"] = "mix"  # mixing critic (Fig. 1b) or the C_MLP ablation
     critic_embed: PositiveInt = 64  # A1.1: all hidden layers have 64 units
-    hypernet_hidden: PositiveInt | None = None  # None: as wide as W1, as in the authors' code
+    # None: as wide as W1 (64 * n_agents * n_actions), as in the authors' code. On 2s3z (seed 0,
+    # one CPU core) 64 and 256 learned alike to 3M env steps and like the full width (3,520) to
+    # 1.28M, where the full width costs ~10x the CPU time: 3M steps took 24 min at 256, ~4 h at
+    # full width (docs/results.md, "Critic width and xi on 2s3z").
+    hypernet_hidden: PositiveInt | None = None
     # The critic runs on the valid steps of a whole-episode batch only, this many at a time
     # (ops.on_valid_rows); 0: on every step, padding included, in one piece (may suit a GPU).
     critic_chunk: NonNegativeInt = 256
