@@ -58,8 +58,9 @@ def rollout_rates(trainer, config, rollouts=8):
 
     def one(ts, key):
         batch, _, runner = trainer.collect(ts, key)
-        taken = jnp.sum(jnp.any(batch.mask > 0, axis=1)) * batch.mask.shape[1]
-        steps = jnp.stack([jnp.sum(batch.mask), jnp.sum(batch.mask) if runner is not None else taken])
+        valid = jnp.sum(batch.mask)  # a segment has no padding: every step taken is valid
+        taken = valid if runner is not None else jnp.sum(jnp.any(batch.mask > 0, axis=1)) * batch.mask.shape[1]
+        steps = jnp.stack([valid, taken])
         checksum = sum(jnp.sum(x.astype(jnp.float32)) for x in jax.tree.leaves(batch))  # all of it is computed
         return (ts._replace(runner=runner) if runner is not None else ts), (steps, checksum)
 
@@ -69,6 +70,14 @@ def rollout_rates(trainer, config, rollouts=8):
     seconds = best_time(many, ts, jax.random.PRNGKey(1))
     batch, _, _ = jax.jit(trainer.collect)(ts, jax.random.PRNGKey(1))
     return (valid / seconds, taken / seconds), ts, batch
+
+
+def sub_jaxprs(eqn):
+    """The jaxprs an equation runs (a loop's body, a branch, a called function)."""
+    for value in eqn.params.values():
+        for v in value if isinstance(value, (tuple, list)) else (value,):
+            if isinstance(v, (jex_core.Jaxpr, jex_core.ClosedJaxpr)):
+                yield getattr(v, "jaxpr", v)
 
 
 def jaxpr_matmul_flops(jaxpr) -> float:
@@ -82,9 +91,7 @@ def jaxpr_matmul_flops(jaxpr) -> float:
             lhs = eqn.invars[0].aval.shape
             total += 2 * math.prod(eqn.outvars[0].aval.shape) * math.prod(lhs[d] for d in contracted)
             continue
-        inner = [v for value in eqn.params.values() for v in (value if isinstance(value, (tuple, list)) else (value,))
-                 if isinstance(v, (jex_core.Jaxpr, jex_core.ClosedJaxpr))]
-        counts = [jaxpr_matmul_flops(getattr(v, "jaxpr", v)) for v in inner]
+        counts = [jaxpr_matmul_flops(inner) for inner in sub_jaxprs(eqn)]
         if eqn.primitive.name == "cond":
             total += max(counts)
         elif eqn.primitive.name == "scan":
