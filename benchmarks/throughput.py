@@ -13,7 +13,8 @@ The ratio (training / raw) is the figure to compare across changes and machines.
 The breakdown (one seed) times the rollout of one update (``Trainer.collect``) against the raw
 rate, and again with uniformly random actions (the ``random`` algorithm: no network, so the
 difference is the agents' forward pass), and the algorithm's update on that batch as training
-runs it (``update_trimmed``: cut to the longest episode; LICA's critic on the valid steps only).
+runs it (``update_trimmed``: cut to the longest episode, the agents' unroll on episodes packed
+into fewer rows, LICA's critic on the valid steps only) with its FLOPs spent on padding.
 Beside it, the same update computed densely on every step of the cut batch: its share of padded
 (invalid) steps, its matrix-product FLOPs counted on its jaxpr (``jaxpr_matmul_flops``), and the
 GFLOP/s achieved against this machine's dense float32 matmul rate, measured here too.
@@ -27,6 +28,7 @@ import jax
 import jax.numpy as jnp
 from jax.extend import core as jex_core
 
+from lica import packing
 from lica.config import resolve
 from lica.trainer import SEED_AXIS, make_trainer, over_seeds, trim_choice, trim_lengths, trims, update_trimmed
 
@@ -80,30 +82,52 @@ def sub_jaxprs(eqn):
                 yield getattr(v, "jaxpr", v)
 
 
-def jaxpr_matmul_flops(jaxpr) -> float:
-    """The FLOPs of every matrix product in ``jaxpr``: a ``scan``'s body times its length, the
-    costlier branch of a ``cond``, a ``while`` body once. (XLA's cost analysis counts every loop
-    body once, so it missed nearly all of a recurrent unroll.)"""
-    total = 0.0
+def jaxpr_matmul_flops(jaxpr, unroll_length: int = -1, in_unroll: bool = False) -> tuple[float, float]:
+    """The FLOPs of every matrix product in ``jaxpr`` and the part of them inside a ``scan`` of
+    ``unroll_length`` steps (the agents' unroll over a batch, forward and backward): a ``scan``'s
+    body times its length, the costlier branch of a ``cond``, a ``while`` body once. (XLA's cost
+    analysis counts every loop body once, so it missed nearly all of a recurrent unroll.)"""
+    total = unrolled = 0.0
     for eqn in jaxpr.eqns:
         if eqn.primitive.name == "dot_general":
             (contracted, _), _ = eqn.params["dimension_numbers"]
             lhs = eqn.invars[0].aval.shape
-            total += 2 * math.prod(eqn.outvars[0].aval.shape) * math.prod(lhs[d] for d in contracted)
+            flops = 2 * math.prod(eqn.outvars[0].aval.shape) * math.prod(lhs[d] for d in contracted)
+            total, unrolled = total + flops, unrolled + flops * in_unroll
             continue
-        counts = [jaxpr_matmul_flops(inner) for inner in sub_jaxprs(eqn)]
+        scan = eqn.primitive.name == "scan"
+        inside = in_unroll or (scan and eqn.params["length"] == unroll_length)
+        counts = [jaxpr_matmul_flops(inner, unroll_length, inside) for inner in sub_jaxprs(eqn)]
+        if not counts:
+            continue
         if eqn.primitive.name == "cond":
-            total += max(counts)
-        elif eqn.primitive.name == "scan":
-            total += eqn.params["length"] * sum(counts)
-        else:
-            total += sum(counts)
-    return total
+            counts = [max(counts)]
+        times = eqn.params["length"] if scan else 1
+        total += times * sum(c[0] for c in counts)
+        unrolled += times * sum(c[1] for c in counts)
+    return total, unrolled
+
+
+def padding_share(config, batch, flops, unrolled):
+    """The share of the update's matrix-product FLOPs, as training runs it, spent on padding:
+    the unroll on ``lica.packing``'s lanes (the fewest compiled that hold the episodes), LICA's
+    critic on chunks of valid steps, everything else per step of the cut batch. Estimated from
+    the dense update's FLOPs (``flops``, ``unrolled`` of them in the unroll), each part's being
+    proportional to the rows it computes."""
+    steps, rows = batch.mask.shape
+    valid = float(batch.mask.sum())
+    used = int(packing.pack(packing.episode_lengths(batch.mask), steps).used)
+    lanes = next((n for n in packing.lane_counts(rows) if n >= used), rows)
+    chunk = getattr(config, "critic_chunk", 0)
+    per_step = math.ceil(valid / chunk) * chunk / (steps * rows) if chunk else 1.0
+    trained = unrolled * lanes / rows + (flops - unrolled) * per_step
+    return 1.0 - flops * valid / (steps * rows) / trained, trained
 
 
 def breakdown(trainer, config):
     """Rollout steps/s, the update's seconds as training runs it, and the dense update on the
-    cut batch (every step, padding included): its seconds, padding share, GFLOP and GFLOP/s."""
+    cut batch (every step, padding included): its seconds, padding share, GFLOP and GFLOP/s;
+    and the padding share of the update as trained (``padding_share``)."""
     rates, ts, batch = rollout_rates(trainer, config)
     valid = float(batch.mask.sum())
     key = jax.random.PRNGKey(2)
@@ -115,10 +139,13 @@ def breakdown(trainer, config):
         length = trim_lengths(batch.mask.shape[0])[int(trim_choice(batch.mask)[0])]
         batch = jax.tree.map(lambda x: x[:length], batch)
     padded = batch.mask.shape[0] * batch.mask.shape[1]
-    dense = jax.jit(trainer.algo.update)  # no Batch.valid_steps: every step is computed
-    flops = jaxpr_matmul_flops(jax.make_jaxpr(trainer.algo.update)(ts.algo, batch, key).jaxpr)
+    dense = jax.jit(trainer.algo.update)  # no Batch.valid_steps nor lanes: every step is computed
+    flops, unrolled = jaxpr_matmul_flops(jax.make_jaxpr(trainer.algo.update)(ts.algo, batch, key).jaxpr,
+                                         batch.mask.shape[0])
     dense_s = best_time(dense, ts.algo, batch, key)
-    return rates, update_s, dense_s, 1.0 - valid / padded, flops / 1e9, flops / dense_s / 1e9
+    share, trained_flops = padding_share(config, batch, flops, unrolled) if trimmed else (0.0, flops)
+    return (rates, update_s, dense_s, 1.0 - valid / padded, flops / 1e9, flops / dense_s / 1e9,
+            share, trained_flops / 1e9)
 
 
 def raw_env_rate(env, n_envs, steps, repeats=3):
@@ -179,7 +206,8 @@ def main():
     print(f"raw vmapped env steps/s:      {raw:12,.0f}")
     print(f"{args.algo} training env steps/s: {train:12,.0f}   ({args.updates} updates in {elapsed:.1f}s)")
     print(f"ratio training/raw:           {train / raw:12.3f}")
-    (rollout, stepped), update_s, dense_s, padding, gflop, gflops = breakdown(make_trainer(config), config)
+    (rollout, stepped), update_s, dense_s, padding, gflop, gflops, share, trained_gflop = breakdown(
+        make_trainer(config), config)
     raw_one = raw_env_rate(env, config.batch_size, env.spec.episode_limit)
     peak = matmul_peak()
     print(f"breakdown, one seed: rollout env steps/s {rollout:,.0f} = {rollout / raw_one:.2f} of raw ({raw_one:,.0f}); "
@@ -190,7 +218,8 @@ def main():
         (_, random_stepped), _, _ = rollout_rates(make_trainer(random_config), random_config)
         print(f"the same rollout with uniformly random actions (no network): {random_stepped / raw_one:.2f} of raw "
               "per env step taken")
-    print(f"update {update_s * 1e3:.1f} ms as training runs it")
+    print(f"update {update_s * 1e3:.1f} ms as training runs it: about {trained_gflop:.2f} GFLOP, {share:.0%} of "
+          f"them on padding, at {trained_gflop / update_s:.1f} GFLOP/s")
     print(f"dense update (every step of the cut batch, {padding:.0%} of them padding): {dense_s * 1e3:.1f} ms "
           f"= {dense_s / update_s:.2f}x the update")
     print(f"roofline of the dense update: {gflop:.2f} GFLOP at {gflops:.1f} GFLOP/s = {gflops / peak:.2f} of this "

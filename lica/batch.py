@@ -36,4 +36,7 @@ class Batch(NamedTuple):
     # At least ``mask.sum()``, and the same for every vmapped seed: set by
     # ``lica.trainer.update_trimmed`` so that per-step work can skip padding (``ops.on_valid_rows``).
     valid_steps: jax.Array | None = None
+    # Where each whole episode lies once packed into fewer rows for the agents' unroll
+    # (``lica.packing.Lanes``), set by ``update_trimmed`` likewise.
+    lanes: object = None
 

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from lica import algos, envs, ops
+from lica import algos, envs, ops, packing
 from lica import replay as replay_lib
 from lica.batch import Batch
 from lica.config import ConfigError
@@ -57,15 +57,21 @@ def update_trimmed(update, state, batch: Batch, key, seed_axis: str | None = Non
     compiled once; ``lax.switch`` runs only the chosen one. Under a ``vmap`` over seeds, pass
     its ``seed_axis``: the length is then the longest any seed needs, one value for all seeds
     (a per-seed choice would make ``vmap`` run every branch and select). ``Batch.valid_steps``
-    is set likewise: the most valid steps any seed's batch has.
+    and ``Batch.lanes`` are set likewise: the most valid steps and lanes any seed's batch needs.
     """
     lengths = trim_lengths(batch.mask.shape[0])
     index, valid = trim_choice(batch.mask, seed_axis)
+
+    def summarized(b):  # valid_steps and lanes of the cut batch, the same for every seed
+        lanes = packing.pack(packing.episode_lengths(b.mask), b.mask.shape[0])
+        used = lanes.used if seed_axis is None else jax.lax.pmax(lanes.used, seed_axis)
+        return b._replace(valid_steps=valid, lanes=lanes._replace(used=used))
+
     if len(lengths) == 1:
-        return update(state, batch._replace(valid_steps=valid), key)
+        return update(state, summarized(batch), key)
 
     def cut_to(n):
-        return lambda s, b, k: update(s, jax.tree.map(lambda x: x[:n], b)._replace(valid_steps=valid), k)
+        return lambda s, b, k: update(s, summarized(jax.tree.map(lambda x: x[:n], b)), k)
 
     return jax.lax.switch(index, [cut_to(n) for n in lengths], state, batch, key)
 

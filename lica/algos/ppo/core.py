@@ -113,9 +113,11 @@ def normalized(x, mask):
 
 
 def envs_of(batch, index):
-    """The batch restricted to the environments ``index`` (axis 1; the carry's axis 0)."""
+    """The batch restricted to the environments ``index`` (axis 1; the carry's axis 0), without
+    the whole batch's padding summaries (``valid_steps``, ``lanes``)."""
     carry0 = jax.tree.map(lambda x: x[index], batch.carry0)
-    return jax.tree.map(lambda x: x[:, index], batch._replace(carry0=None))._replace(carry0=carry0)
+    steps = batch._replace(carry0=None, valid_steps=None, lanes=None)
+    return jax.tree.map(lambda x: x[:, index], steps)._replace(carry0=carry0)
 
 
 class PPOState(NamedTuple):

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import optax
 from pydantic import Field, PositiveFloat, PositiveInt
 
-from lica import ops
+from lica import ops, packing
 from lica.batch import Batch
 from lica.config import TrainConfig
 from lica.nets import make_agent_policy
@@ -86,26 +86,32 @@ def unroll(policy, params, batch: Batch, obs=None, hidden0=None):
     Replays the recorded previous actions as inputs; returns ``(outputs [T+1, B, N, A],
     hidden [T+1, B, N, H])``, ``hidden[t]`` being the state after seeing step ``t`` (PyMARL's
     ``mac.hidden_states``; zeros for MLP agents). A segment's unroll starts from the hidden
-    state its rollout had (``batch.carry0``) and resets it where an episode begins.
+    state its rollout had (``batch.carry0``) and resets it where an episode begins. Whole
+    episodes with ``batch.lanes`` set run packed into fewer rows (``lica.packing``); their
+    outputs after an episode's final observation are then padding.
 
     Another network over the same steps (PPO's critic) passes its own inputs ``obs [T+1, B, N,
     D]`` and, on segments, the hidden state it had at the segment's start (``hidden0``).
     """
     obs = batch.obs if obs is None else obs
-    if batch.first is None:
-        hidden0 = policy.init_carry(obs.shape[1:2])
-    elif hidden0 is None:
-        hidden0 = batch.carry0[0]
 
-    def step(hidden, xs):
-        obs, last_action, first = xs
-        if first is not None:
-            hidden = ops.where_leading(first > 0, jnp.zeros_like(hidden), hidden)
-        hidden, out = policy.step(params, hidden, obs, last_action)
-        return hidden, (out, hidden)
+    def run(obs, last_action, first, hidden=None):
+        hidden = policy.init_carry(obs.shape[1:2]) if hidden is None else hidden
 
-    _, (outputs, hidden) = jax.lax.scan(step, hidden0, (obs, previous_actions(batch), batch.first))
-    return outputs, hidden
+        def step(hidden, xs):
+            obs, last_action, first = xs
+            if first is not None:
+                hidden = ops.where_leading(first > 0, jnp.zeros_like(hidden), hidden)
+            hidden, out = policy.step(params, hidden, obs, last_action)
+            return hidden, (out, hidden)
+
+        return jax.lax.scan(step, hidden, (obs, last_action, first))[1]
+
+    if batch.first is not None:
+        return run(obs, previous_actions(batch), batch.first, batch.carry0[0] if hidden0 is None else hidden0)
+    if batch.lanes is None:
+        return run(obs, previous_actions(batch), None)
+    return packing.run_in_lanes(run, batch.mask, batch.lanes, (obs, previous_actions(batch)))
 
 
 def take(values, actions):

@@ -1,0 +1,86 @@
+"""Whole episodes packed into fewer rows for the agents' unroll (``lica.packing``) give the
+outputs and gradients of the unroll on the batch as it is."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import lica
+from examples.corridor import Corridor
+from lica import packing
+from lica.algos.pymarl.common import unroll
+from lica.batch import Batch
+from lica.nets import make_agent_policy
+
+
+def test_first_fit_decreasing_by_hand():
+    # slots (length + 1) 10, 5, 5, 3 in lanes of 10: [10], [5, 5], [3]
+    lanes = packing.pack(jnp.array([4, 9, 2, 4]), 10)
+    np.testing.assert_array_equal(lanes.lane, [1, 0, 2, 1])
+    np.testing.assert_array_equal(lanes.offset, [0, 0, 0, 5])
+    assert int(lanes.used) == 3
+
+
+def test_packed_episodes_never_overlap_nor_overflow():
+    lengths = jax.random.randint(jax.random.PRNGKey(0), (64,), 0, 50)
+    lanes = packing.pack(lengths, 50)
+    taken = np.zeros((64, 50), int)
+    for b in range(64):
+        lane, start = int(lanes.lane[b]), int(lanes.offset[b])
+        assert start + int(lengths[b]) + 1 <= 50
+        taken[lane, start:start + int(lengths[b]) + 1] += 1
+    assert taken.max() == 1
+    assert int(lanes.used) == len(set(np.asarray(lanes.lane).tolist())) < 64
+    assert packing.lane_counts(32) == [8, 16, 24] and packing.lane_counts(2) == [1] and packing.lane_counts(1) == []
+
+
+def episodes(lengths, steps, n_agents=3, obs_dim=6, n_actions=5):
+    """Random whole episodes of the given lengths in a batch of ``steps`` steps."""
+    batch = len(lengths)
+    keys = jax.random.split(jax.random.PRNGKey(1), 2)
+    mask = (jnp.arange(steps)[:, None] < jnp.array(lengths)).astype(jnp.float32)
+    actions = jax.random.randint(keys[0], (steps, batch, n_agents), 0, n_actions)
+    obs = jax.random.normal(keys[1], (steps, batch, n_agents, obs_dim))
+    zeros = jnp.zeros((steps, batch))
+    return Batch(obs, zeros, jnp.ones((steps, batch, n_agents, n_actions)), actions,
+                 jnp.ones((steps, batch, n_agents, n_actions)) / n_actions, zeros, zeros, mask)
+
+
+# slots 20 10 5 5 3 3 2 2 in lanes of 26 steps: [20, 5], [10, 5, 3, 3, 2, 2], 2 of the 8 rows
+LENGTHS, STEPS = [19, 9, 4, 4, 2, 2, 1, 1], 26
+
+
+@pytest.mark.parametrize("used", [2, 4, 6, 8])  # the lane counts of 8 rows are 2, 4, 6: each branch
+@pytest.mark.parametrize("recurrent", [True, False])
+def test_the_unroll_in_lanes_equals_the_unroll_on_rows(used, recurrent):
+    batch = episodes(LENGTHS, STEPS)
+    policy = make_agent_policy(3, 6, 5, 16, recurrent, True, True)
+    params = policy.init(jax.random.PRNGKey(2))
+    lanes = packing.pack(packing.episode_lengths(batch.mask), batch.mask.shape[0])
+    assert int(lanes.used) == 2
+    packed = batch._replace(lanes=lanes._replace(used=jnp.int32(used)))
+    # the steps an episode took and its final observation; after it, padding
+    seen = (jnp.arange(batch.mask.shape[0])[:, None] <= jnp.array(LENGTHS)).astype(jnp.float32)
+    weights = jax.random.normal(jax.random.PRNGKey(3), batch.avail.shape) * seen[..., None, None]
+
+    def loss(params, batch):
+        outputs, hidden = unroll(policy, params, batch)
+        return jnp.sum(outputs * weights) + jnp.sum(hidden * seen[..., None, None]), (outputs, hidden)
+
+    (value, (outputs, hidden)), grads = jax.jit(jax.value_and_grad(loss, has_aux=True))(params, batch)
+    (value_p, (outputs_p, hidden_p)), grads_p = jax.jit(jax.value_and_grad(loss, has_aux=True))(params, packed)
+    on = seen[..., None, None] > 0
+    np.testing.assert_allclose(jnp.where(on, outputs_p, 0), jnp.where(on, outputs, 0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(jnp.where(on, hidden_p, 0), jnp.where(on, hidden, 0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(value_p, value, rtol=1e-5)
+    for g, g_p in zip(jax.tree.leaves(grads), jax.tree.leaves(grads_p)):
+        np.testing.assert_allclose(g_p, g, rtol=1e-4, atol=1e-5)
+
+
+def test_ppo_trains_on_whole_episodes(tmp_path):
+    """PPO's minibatches of whole episodes leave the whole batch's padding summaries behind
+    (before, ``rollout=episodes`` failed indexing the scalar ``valid_steps``)."""
+    run = lica.train(Corridor(n_agents=2, length=4), algo="mappo", out=tmp_path / "run", seeds=1, env_steps=400,
+                     batch_size=4, rollout="episodes", eval_interval=400, eval_episodes=4)
+    assert run.final()["env_steps"].iloc[0] >= 400
