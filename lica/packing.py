@@ -5,11 +5,13 @@ early in training: on 2s3z about half its steps come after a battle ended. A per
 computation skips them (``ops.on_valid_rows``), but the agents' recurrent unroll runs on every
 row at every step. Placed one after another in R < B lanes of the same T steps, with the hidden
 state reset where each episode begins, the episodes give the same outputs on fewer rows: the
-unroll's cost is about proportional to its rows (smac:2s3z shapes, one core: 30 ms forward and
-backward on 16 lanes against 82 ms on 32 rows, ``docs/results.md``).
+unroll's cost is about proportional to its rows (smac:2s3z shapes, an early batch, one core:
+40 ms forward and backward in 16 lanes against 67 ms on 32 rows, ``docs/results.md``).
 
 The lane count is data-dependent and shapes are static, so ``run_in_lanes`` compiles a few lane
-counts (``lane_counts``) and a ``lax.switch`` runs the fewest that holds the batch.
+counts (``lane_counts``) and a ``lax.switch`` runs the fewest that holds the batch. Each branch is
+rematerialized (``jax.checkpoint``): a ``switch`` otherwise keeps, for its backward pass, the
+residuals of every branch (zeros for those not taken), which cost as much as the lanes saved.
 """
 
 from typing import NamedTuple
@@ -51,8 +53,10 @@ def pack(lengths, capacity: int) -> Lanes:
 
 
 def lane_counts(batch_size: int) -> list[int]:
-    """The lane counts compiled: a quarter, a half and three quarters of the batch."""
-    return sorted({-(-batch_size * q // 4) for q in (1, 2, 3)} - {batch_size})
+    """The lane counts compiled: half and three quarters of the batch. (Each count compiles the
+    unroll again: a quarter too made smac:2s3z LICA's update compile in 34 s instead of 27 s,
+    against 21 s without lanes.)"""
+    return sorted({-(-batch_size * q // 4) for q in (2, 3)} - {batch_size})
 
 
 def _positions(lanes: Lanes, lengths, steps: int):

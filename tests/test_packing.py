@@ -32,7 +32,7 @@ def test_packed_episodes_never_overlap_nor_overflow():
         taken[lane, start:start + int(lengths[b]) + 1] += 1
     assert taken.max() == 1
     assert int(lanes.used) == len(set(np.asarray(lanes.lane).tolist())) < 64
-    assert packing.lane_counts(32) == [8, 16, 24] and packing.lane_counts(2) == [1] and packing.lane_counts(1) == []
+    assert packing.lane_counts(32) == [16, 24] and packing.lane_counts(2) == [1] and packing.lane_counts(1) == []
 
 
 def episodes(lengths, steps, n_agents=3, obs_dim=6, n_actions=5):
@@ -51,7 +51,7 @@ def episodes(lengths, steps, n_agents=3, obs_dim=6, n_actions=5):
 LENGTHS, STEPS = [19, 9, 4, 4, 2, 2, 1, 1], 26
 
 
-@pytest.mark.parametrize("used", [2, 4, 6, 8])  # the lane counts of 8 rows are 2, 4, 6: each branch
+@pytest.mark.parametrize("used", [2, 6, 8])  # the lane counts of 8 rows are 4 and 6: each branch
 @pytest.mark.parametrize("recurrent", [True, False])
 def test_the_unroll_in_lanes_equals_the_unroll_on_rows(used, recurrent):
     batch = episodes(LENGTHS, STEPS)
