@@ -170,7 +170,7 @@ def test_a_unit_another_process_is_training_is_skipped_and_left_alone(tmp_path, 
     task = grid.tasks(TINY, "quick")[1]
     with grid.claim(Path(task.path(tmp_path))) as mine:
         assert mine
-        assert grid.run_task(task, tmp_path) == "skipped: another process is training it"
+        assert grid.run_task(task, tmp_path) == grid.SKIPPED
         assert not Path(task.path(tmp_path)).exists()
     assert grid.run_task(task, tmp_path) == "trained"
     assert read_rows(task.path(tmp_path)) == read_rows(task.path(local_grid))

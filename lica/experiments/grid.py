@@ -112,11 +112,15 @@ def claim(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+# What ``run_task`` says of a unit another process holds (which may only be checking it is done).
+SKIPPED = "skipped: another process has claimed it (to train it or to see that it is done)"
+
+
 def run_task(task: Task, out, log=print) -> str:
     """Bring ``task``'s run directory under ``out`` to its budget, unless another process is
     doing so; returns what it did."""
     with claim(Path(task.path(out))) as mine:
-        return _run_claimed(task, out, log) if mine else "skipped: another process is training it"
+        return _run_claimed(task, out, log) if mine else SKIPPED
 
 
 def _run_claimed(task: Task, out, log) -> str:
