@@ -38,9 +38,9 @@ class Config(TrainConfig):
     critic: Literal["mix", "mlp"] = "mix"  # mixing critic (Fig. 1b) or the C_MLP ablation
     critic_embed: PositiveInt = 64  # A1.1: all hidden layers have 64 units
     # None: as wide as W1 (64 * n_agents * n_actions), as in the authors' code. On 2s3z (seed 0,
-    # one CPU core) 64 and 256 learned alike to 3M env steps and like the full width (3,520) to
-    # 1.28M. Time for 3M steps on a shared core: 24 min at 256; at full width its first 1.28M
-    # took 1.6 h (docs/results.md, "Critic width and xi on 2s3z").
+    # one CPU core) 64, 256 and the full width (3,520) learned alike to 3M env steps. Time for 3M
+    # steps on a shared core: 24 min at 256, 3.1 h at full width (docs/results.md, "Critic width
+    # and xi on 2s3z").
     hypernet_hidden: PositiveInt | None = None
     # The critic runs on the valid steps of a whole-episode batch only, this many at a time
     # (ops.on_valid_rows); 0: on every step, padding included, in one piece (may suit a GPU).
