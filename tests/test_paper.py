@@ -56,6 +56,16 @@ def test_vs_paper_writes_table_markdown_and_figure(tmp_path):
     assert (tmp_path / "out" / "fig4_lica_vs_paper_2s3z.png").stat().st_size > 0
 
 
+def test_runs_of_different_critic_widths_get_rows_of_their_own(tmp_path):
+    narrow = fake_run(tmp_path / "narrow", [[0, 0.1, 0.2, 0.3], [0, 0.1, 0.2, 0.5]])
+    full = fake_run(tmp_path / "full", [[0, 0.3, 0.6, 0.9]], hypernet_hidden=None)
+    result = runner.invoke(app, ["vs-paper", f"2s3z={narrow}", f"2s3z={full}", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    table = (tmp_path / "out" / "fig4_lica_vs_paper.md").read_text()
+    assert "| 2s3z | 1M | 2 | 64 | 0.40 [0.35, 0.45] | 0.10 |" in table
+    assert "| 2s3z | 1M | 1 | full | 0.90 [0.90, 0.90] | 0.10 |" in table
+
+
 def test_vs_paper_rejects_a_map_the_paper_lacks(tmp_path):
     run = fake_run(tmp_path / "run", [[0, 0.1]])
     result = runner.invoke(app, ["vs-paper", f"3m={run}", "--out", str(tmp_path / "out")])

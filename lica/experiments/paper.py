@@ -51,7 +51,7 @@ def at_paper_steps(curve: plots.Curve, points, tolerance: float) -> list[tuple]:
 
 def compare_rows(map_name: str, runs: list, algo: str = "lica", metric: str = "test_win_rate") -> list[dict]:
     """One row per paper point of ``algo`` on ``map_name`` that ``runs`` (run directories of one
-    setting, seeds pooled) reached: our median and quartiles over seeds next to the paper's
+    setting, seeds pooled: see ``by_critic_width``) reached: our median and quartiles over seeds next to the paper's
     median. Evaluations count as "at" a paper point within half an evaluation interval."""
     paths = [run for path in runs for run in plots.find_runs(path)]
     config = RunDir(paths[0]).read_config()
@@ -75,19 +75,31 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def by_critic_width(runs: list) -> dict[str, list]:
+    """A map's run directories grouped by the critic's width (``hypernet_hidden``; ``full`` as
+    wide as the authors'): each group's seeds are pooled, groups are never mixed."""
+    groups: dict[str, list] = {}
+    for path in (run for top in runs for run in plots.find_runs(top)):
+        groups.setdefault(str(RunDir(path).read_config().get("hypernet_hidden") or "full"), []).append(path)
+    return groups
+
+
 def write(maps_runs: dict[str, list], out_dir, algo: str = "lica") -> list[Path]:
     """For ``{map: [run dirs]}``: ``fig4_<algo>_vs_paper.csv`` and ``.md`` and one figure per map
-    (``fig4_<algo>_vs_paper_<map>.png``) with our median and quartiles over the paper's curve."""
+    (``fig4_<algo>_vs_paper_<map>.png``) with our median and quartiles over the paper's curve,
+    rows and a curve per critic width (``by_critic_width``)."""
     from lica.run import atomic_write
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows, written = [], []
     for map_name, runs in maps_runs.items():
-        rows += compare_rows(map_name, runs, algo)
-        paths = [run for path in runs for run in plots.find_runs(path)]
-        curves = {f"ours ({algo})": plots.load_curve(paths, "test_win_rate", "env_steps", "median")}
-        paper = paper_curve(map_name, algo, until=curves[f"ours ({algo})"].x[-1])
+        curves = {}
+        for width, paths in by_critic_width(runs).items():
+            rows += compare_rows(map_name, paths, algo)
+            curves[f"ours ({algo}, critic width {width})"] = plots.load_curve(paths, "test_win_rate", "env_steps",
+                                                                             "median")
+        paper = paper_curve(map_name, algo, until=max(curve.x[-1] for curve in curves.values()))
         if paper is not None:
             curves["paper (read off Fig. 4)"] = paper
         written += plots.draw([(map_name, "test win rate", curves)], out_dir / f"fig4_{algo}_vs_paper_{map_name}",
