@@ -51,31 +51,34 @@ def episodes(lengths, steps, n_agents=3, obs_dim=6, n_actions=5):
 LENGTHS, STEPS = [19, 9, 4, 4, 2, 2, 1, 1], 26
 
 
-@pytest.mark.parametrize("used", [2, 6, 8])  # the lane counts of 8 rows are 4 and 6: each branch
 @pytest.mark.parametrize("recurrent", [True, False])
-def test_the_unroll_in_lanes_equals_the_unroll_on_rows(used, recurrent):
+def test_the_unroll_in_lanes_equals_the_unroll_on_rows(recurrent):
     batch = episodes(LENGTHS, STEPS)
     policy = make_agent_policy(3, 6, 5, 16, recurrent, True, True)
     params = policy.init(jax.random.PRNGKey(2))
     lanes = packing.pack(packing.episode_lengths(batch.mask), batch.mask.shape[0])
     assert int(lanes.used) == 2
-    packed = batch._replace(lanes=lanes._replace(used=jnp.int32(used)))
     # the steps an episode took and its final observation; after it, padding
     seen = (jnp.arange(batch.mask.shape[0])[:, None] <= jnp.array(LENGTHS)).astype(jnp.float32)
     weights = jax.random.normal(jax.random.PRNGKey(3), batch.avail.shape) * seen[..., None, None]
 
-    def loss(params, batch):
-        outputs, hidden = unroll(policy, params, batch)
-        return jnp.sum(outputs * weights) + jnp.sum(hidden * seen[..., None, None]), (outputs, hidden)
+    @jax.jit
+    def value_and_grad(params, batch):
+        def loss(params):
+            outputs, hidden = unroll(policy, params, batch)
+            return jnp.sum(outputs * weights) + jnp.sum(hidden * seen[..., None, None]), (outputs, hidden)
+        return jax.value_and_grad(loss, has_aux=True)(params)
 
-    (value, (outputs, hidden)), grads = jax.jit(jax.value_and_grad(loss, has_aux=True))(params, batch)
-    (value_p, (outputs_p, hidden_p)), grads_p = jax.jit(jax.value_and_grad(loss, has_aux=True))(params, packed)
+    (value, (outputs, hidden)), grads = value_and_grad(params, batch)
     on = seen[..., None, None] > 0
-    np.testing.assert_allclose(jnp.where(on, outputs_p, 0), jnp.where(on, outputs, 0), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(jnp.where(on, hidden_p, 0), jnp.where(on, hidden, 0), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(value_p, value, rtol=1e-5)
-    for g, g_p in zip(jax.tree.leaves(grads), jax.tree.leaves(grads_p)):
-        np.testing.assert_allclose(g_p, g, rtol=1e-4, atol=1e-5)
+    for used in (2, 6, 8):  # the lane counts of 8 rows are 4 and 6, then every row: each branch
+        packed = batch._replace(lanes=lanes._replace(used=jnp.int32(used)))
+        (value_p, (outputs_p, hidden_p)), grads_p = value_and_grad(params, packed)
+        np.testing.assert_allclose(jnp.where(on, outputs_p, 0), jnp.where(on, outputs, 0), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(jnp.where(on, hidden_p, 0), jnp.where(on, hidden, 0), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(value_p, value, rtol=1e-5)
+        for g, g_p in zip(jax.tree.leaves(grads), jax.tree.leaves(grads_p)):
+            np.testing.assert_allclose(g_p, g, rtol=1e-4, atol=1e-5)
 
 
 def test_ppo_trains_on_whole_episodes(tmp_path):
