@@ -67,11 +67,12 @@ def _positions(lanes: Lanes, lengths, steps: int):
     return step, jnp.broadcast_to(lanes.lane, step.shape)
 
 
-def _to_lanes(arrays, lanes: Lanes, lengths, n_lanes: int):
+def _to_lanes(arrays, lanes: Lanes, positions, n_lanes: int):
     """``arrays`` (each ``[T, B, ...]``) laid out in ``n_lanes`` lanes (``[T, n_lanes, ...]``,
-    zeros where no episode is) and ``first [T, n_lanes]``, 1 where an episode begins."""
-    steps, batch = arrays[0].shape[0], lengths.shape[0]
-    step, lane = _positions(lanes, lengths, steps)
+    zeros where no episode is) at ``positions`` (``_positions``), and ``first [T, n_lanes]``, 1
+    where an episode begins."""
+    step, lane = positions
+    steps, batch = step.shape
     source_t = jnp.full((steps, n_lanes), steps).at[step, lane].set(
         jnp.broadcast_to(jnp.arange(steps)[:, None], step.shape), mode="drop")
     source_b = jnp.zeros((steps, n_lanes), jnp.int32).at[step, lane].set(
@@ -85,16 +86,16 @@ def run_in_lanes(fn, mask, lanes: Lanes, arrays):
     """``fn(*arrays, first)`` for whole episodes: ``fn`` maps inputs ``[T, R, ...]`` to outputs
     ``[T, R, ...]`` (a tuple), resetting its state where ``first [T, R]`` is 1 (``first`` is
     ``None`` on the batch as it is). Runs on the fewest of ``lane_counts`` lanes that holds the
-    episodes, or on the batch as it is; outputs are zeros after an episode's final step.
+    episodes, or on the batch as it is; outputs after an episode's final observation are
+    padding (zeros from the lanes).
     Gradients flow to ``fn``'s closure and to ``arrays`` through the gathers."""
-    lengths = episode_lengths(mask)
-    steps = mask.shape[0]
+    positions = _positions(lanes, episode_lengths(mask), mask.shape[0])
+    step, lane = positions
     counts = lane_counts(mask.shape[1])
 
     def in_lanes(n_lanes):
         def branch(arrays):
-            laid, first = _to_lanes(arrays, lanes, lengths, n_lanes)
-            step, lane = _positions(lanes, lengths, steps)
+            laid, first = _to_lanes(arrays, lanes, positions, n_lanes)
             return tuple(y.at[step, lane].get(mode="fill", fill_value=0) for y in fn(*laid, first))
         return branch
 
