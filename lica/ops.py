@@ -3,6 +3,8 @@
 Every algorithm calls these; each has a test of its own in ``tests/test_ops.py``.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -91,16 +93,16 @@ def target_update(params, target, due, tau=1.0):
     return optax.incremental_update(params, target, rate)
 
 
-def on_valid_rows(fn, mask, arrays, chunk: int, count=None):
-    """``fn(*rows)`` on the steps of ``arrays`` (each ``[T, B, ...]``) where ``mask [T, B]`` is
-    set, ``chunk`` steps at a time, and zeros elsewhere: a per-step computation that does no work
-    on padding. ``fn`` maps ``[chunk, ...]`` inputs to ``[chunk, ...]`` outputs.
+def on_valid_rows(fn, params, mask, arrays, chunk: int, count=None):
+    """``fn(params, *rows)`` on the steps of ``arrays`` (each ``[T, B, ...]``) where ``mask [T, B]``
+    is set, ``chunk`` steps at a time, and zeros elsewhere: a per-step computation that does no
+    work on padding. ``fn`` maps ``[chunk, ...]`` inputs to ``[chunk, ...]`` outputs.
 
-    The valid steps are gathered first (in time-major order) and cut into chunks; a chunk past
-    ``count`` valid steps is skipped by a ``cond``. Under a ``vmap`` over seeds, ``count`` must be
-    the same for every seed (``lica.trainer.update_trimmed`` sets ``Batch.valid_steps`` so), or
-    the ``cond`` becomes a select and computes every chunk. Gradients flow to ``fn``'s closure and
-    to ``arrays`` through the gather.
+    The valid steps are gathered first (in time-major order) and cut into chunks; a loop runs
+    over the chunks that hold the first ``count`` of them (default: all valid steps). Under a
+    ``vmap`` over seeds, pass the same ``count`` to every seed (``lica.trainer.update_trimmed``
+    sets ``Batch.valid_steps`` so): the loop then stops at one chunk for all. Gradients flow to
+    ``params`` and to ``arrays`` (``_chunks``).
     """
     flat = mask.reshape(-1) > 0
     n = flat.shape[0]
@@ -109,15 +111,50 @@ def on_valid_rows(fn, mask, arrays, chunk: int, count=None):
     order = jnp.argsort(~flat, stable=True)  # valid steps first
     order = jnp.where(jnp.arange(n) < valid, order, n)  # n: no step (read as zeros, never written)
     order = jnp.pad(order, (0, chunks * chunk - n), constant_values=n)
-    rows = [x.reshape((n,) + x.shape[mask.ndim:]) for x in arrays]
-    count = valid if count is None else count
-    out = jax.eval_shape(fn, *(jax.ShapeDtypeStruct((chunk,) + r.shape[1:], r.dtype) for r in rows))
+    rows = [x.reshape((n,) + x.shape[mask.ndim:]).at[order].get(mode="fill", fill_value=0) for x in arrays]
+    needed = -(-(valid if count is None else count) // chunk)
+    ys = _chunks(fn, chunk, params, rows, needed)
+    return jnp.zeros((n,) + ys.shape[1:], ys.dtype).at[order].set(ys, mode="drop").reshape(mask.shape + ys.shape[1:])
 
-    def one_chunk(_, xs):
-        i, index = xs
-        compute = lambda: fn(*(r.at[index].get(mode="fill", fill_value=0) for r in rows))  # noqa: E731
-        return None, jax.lax.cond(i * chunk < count, compute, lambda: jnp.zeros(out.shape, out.dtype))
 
-    _, ys = jax.lax.scan(one_chunk, None, (jnp.arange(chunks), order.reshape(chunks, chunk)))
-    ys = ys.reshape((chunks * chunk,) + out.shape[1:])
-    return jnp.zeros((n,) + out.shape[1:], out.dtype).at[order].set(ys, mode="drop").reshape(mask.shape + out.shape[1:])
+def _chunk(arrays, i, chunk):
+    return [jax.lax.dynamic_slice_in_dim(x, i * chunk, chunk) for x in arrays]
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
+def _chunks(fn, chunk, params, rows, needed):
+    """``fn(params, *rows)`` on the first ``needed`` chunks of ``rows``, zeros after them.
+
+    A loop of data-dependent length has no reverse-mode derivative of its own, so this gives
+    it one: the backward pass runs the same chunks again, each ``fn``'s forward then backward
+    (a rematerialization), summing the cotangents of ``params``. Differentiating a ``scan``
+    that skips chunks with a ``cond`` instead stored every chunk's residuals, skipped ones
+    included: for LICA's critic on smac:2s3z, W1 at every step and the hypernetwork's weight
+    at every chunk, zero-filled, then written and read (docs/results.md, Throughput).
+    """
+    out = jax.eval_shape(fn, params, *_chunk(rows, 0, chunk))
+    ys = jnp.zeros((rows[0].shape[0],) + out.shape[1:], out.dtype)
+    body = lambda i, ys: jax.lax.dynamic_update_slice_in_dim(ys, fn(params, *_chunk(rows, i, chunk)), i * chunk, 0)  # noqa: E731
+    return jax.lax.fori_loop(0, needed, body, ys)
+
+
+def _chunks_forward(fn, chunk, params, rows, needed):
+    return _chunks(fn, chunk, params, rows, needed), (params, rows, needed)
+
+
+def _chunks_backward(fn, chunk, residuals, cotangent):
+    params, rows, needed = residuals
+
+    def body(i, grads):
+        d_params, d_rows = grads
+        _, vjp = jax.vjp(fn, params, *_chunk(rows, i, chunk))
+        d_chunk_params, *d_chunk = vjp(jax.lax.dynamic_slice_in_dim(cotangent, i * chunk, chunk))
+        d_rows = [jax.lax.dynamic_update_slice_in_dim(d, c, i * chunk, 0) for d, c in zip(d_rows, d_chunk)]
+        return jax.tree.map(jnp.add, d_params, d_chunk_params), d_rows
+
+    zeros = jax.tree.map(jnp.zeros_like, (params, rows))
+    d_params, d_rows = jax.lax.fori_loop(0, needed, body, zeros)
+    return d_params, d_rows, None
+
+
+_chunks.defvjp(_chunks_forward, _chunks_backward)

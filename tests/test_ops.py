@@ -118,7 +118,7 @@ def test_on_valid_rows_matches_the_dense_computation_and_its_gradients(count):
     w = jnp.array([0.5, -1.0, 2.0])
 
     def packed(w, x):
-        return ops.on_valid_rows(lambda rows: jnp.tanh(rows @ w), mask, [x], chunk=4, count=count)
+        return ops.on_valid_rows(lambda w, rows: jnp.tanh(rows @ w), w, mask, [x], chunk=4, count=count)
 
     def dense(w, x):
         return jnp.where(mask > 0, jnp.tanh(x @ w), 0.0)

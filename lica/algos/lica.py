@@ -143,8 +143,8 @@ def make(spec, config: Config) -> Algorithm:
         computed only where ``needed`` when the batch says how many steps are valid (``critic_chunk``)."""
         if not config.critic_chunk or batch.valid_steps is None:
             return critic.apply(params, states, joint)
-        return ops.on_valid_rows(lambda s, u: critic.apply(params, s, u), needed, [states, joint],
-                                 config.critic_chunk, batch.valid_steps)
+        return ops.on_valid_rows(critic.apply, params, needed, [states, joint], config.critic_chunk,
+                                 batch.valid_steps)
 
     def critic_step(state, batch):
         """Eq. 2 / A7: regress Q(s_t, u_t) on TD(lambda) targets of the target critic."""
