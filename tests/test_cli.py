@@ -80,6 +80,20 @@ def test_bad_input_is_a_one_line_error_with_exit_2_and_writes_nothing(tmp_path, 
     assert not run.exists()  # an environment's bad argument too: no empty run directory left
 
 
+def test_a_training_state_larger_than_memory_is_a_one_line_error(tmp_path, monkeypatch):
+    """QMIX on the junction (a replay buffer of 256 episodes) needs 0.3 MiB for 2 seeds: with
+    0.1 MiB available, the run stops before allocating it, naming the fix, and leaves no run behind."""
+    monkeypatch.setattr("lica.run.available_memory", lambda: 2**20 // 10)
+    run = tmp_path / "run"
+    result = train(*FAST, "--algo", "qmix", "--out", str(run))
+    assert result.exit_code == 2 and result.output.count("error:") == 1, result.output
+    assert "the training state of 2 seed(s) needs 0.3 MiB and 0.1 MiB are available" in result.output
+    assert "--set buffer_size=N" in result.output
+    assert "Traceback" not in result.output and not run.exists()
+    monkeypatch.setattr("lica.run.available_memory", lambda: 2**40)
+    assert train(*FAST, "--algo", "qmix", "--env-steps", "640", "--out", str(run)).exit_code == 0
+
+
 def test_an_unwritable_out_is_a_one_line_error():
     result = train(*FAST, "--out", "/proc/no_such_dir/run")
     assert result.exit_code == 2 and "cannot create run directory '/proc/no_such_dir/run'" in result.output
