@@ -266,11 +266,26 @@ def vs_paper(
     console.print("written: " + ", ".join(map(str, paths)))
 
 
+def use_compilation_cache():
+    """Keep compiled programs on disk between commands (JAX's persistent cache), so a resumed or
+    repeated run skips XLA's compile: a 5k-step smac:2s3z run took 69 s, then 28 s. Where:
+    ``LICA_COMPILATION_CACHE`` (``off`` turns it off), else ``~/.cache/lica/xla``; at most 2 GiB,
+    the least recently used programs dropped first. A cache the user configured for JAX wins."""
+    import jax
+
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lica" / "xla"
+    where = os.environ.get("LICA_COMPILATION_CACHE", str(default))
+    if where != "off" and not jax.config.jax_compilation_cache_dir:
+        jax.config.update("jax_compilation_cache_dir", where)
+        jax.config.update("jax_compilation_cache_max_size", 2 * 2**30)
+
+
 def main():
     """The ``lica`` executable. An interrupted command (exit code 130) leaves at once, without
     the interpreter's teardown: a signal can arrive while XLA compiles in its own threads, and
     tearing the process down under them crashed it (LLVM errors, segfaults, exit 134 or 139
     instead of 130). Everything lica writes is closed by then; atexit handlers (Ray) still run."""
+    use_compilation_cache()
     try:
         sys.exit(app())
     except SystemExit as e:

@@ -268,3 +268,20 @@ def test_plot_aggregate_prints_iqm_and_probability_of_improvement(tmp_path):
     lines = {line.split()[1]: line for line in result.output.splitlines() if line.split()[1:2] in (["a"], ["b"])}
     assert "2.500" in lines["a"] and "0.50" in lines["a"]
     assert "0.000" in lines["b"] and "0.75" in lines["b"]
+
+
+@pytest.mark.parametrize("setting", ["dir", "off"])
+def test_the_command_keeps_compiled_programs_where_told(tmp_path, setting):
+    """``LICA_COMPILATION_CACHE`` names the directory of JAX's persistent cache, or turns it off."""
+    import os
+    import subprocess
+    import sys
+
+    where = str(tmp_path / "xla") if setting == "dir" else "off"
+    code = ("from lica.cli import use_compilation_cache; use_compilation_cache(); import jax; "
+            "print(jax.config.jax_compilation_cache_dir)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**env, "LICA_COMPILATION_CACHE": where})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-1] == (where if setting == "dir" else "None")
