@@ -268,7 +268,7 @@ def vs_paper(
 
 def use_compilation_cache():
     """Keep compiled programs on disk between commands (JAX's persistent cache), so a resumed or
-    repeated run skips XLA's compile: a 5k-step smac:2s3z run took 69 s, then 28 s. Where:
+    repeated run skips XLA's compile: a 5k-step smac:2s3z run took 68-69 s, then 28-30 s. Where:
     ``LICA_COMPILATION_CACHE`` (``off`` turns it off), else ``~/.cache/lica/xla``; at most 2 GiB,
     the least recently used programs dropped first. A cache the user configured for JAX wins."""
     import jax

@@ -14,17 +14,18 @@ import shutil
 import tempfile
 
 _created = []  # the directory this process made, to remove at the end
+_MIN_COMPILE_SECONDS = "0.2"  # programs compiled faster than this are not worth a file
 
 
 def pytest_configure(config):
     if not hasattr(config, "workerinput"):  # the controlling process: xdist workers inherit the variables
         _created.append(tempfile.mkdtemp(prefix="lica-test-jax-cache-"))
         os.environ["JAX_COMPILATION_CACHE_DIR"] = _created[0]
-        os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.2"
+        os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = _MIN_COMPILE_SECONDS
     import jax  # a plugin may have imported it before the variables were set
 
     jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", float(_MIN_COMPILE_SECONDS))
 
 
 def pytest_unconfigure(config):
