@@ -84,6 +84,16 @@ def test_target_critic_is_copied_every_interval():
     assert same == [False, False, True, False, False, True]
 
 
+def test_each_of_k_critic_steps_per_batch_counts_towards_the_target_copies():
+    # Two critic steps per update and a copy every 4: the copy falls at the end of every second update.
+    config = resolve("junction", "lica", sets=["target_update_interval=4", "critic_steps=2"])
+    from lica.trainer import make_trainer
+
+    _, _, same = target_equals_online_after_each_update(
+        make_trainer(config), 6, lambda s: s.critic, lambda s: s.target_critic)
+    assert same == [False, True, False, True, False, True]
+
+
 def test_traffic_junction_lica_converges_to_an_optimal_joint_action():
     """Fig. 5: over 1,000 random initializations, 60 updates each, LICA's mean probability of an
     optimal joint action ends >= 0.9 (a random or broken policy stays near 0.5)."""

@@ -30,6 +30,9 @@ class Config(TrainConfig):
     gamma: float = 0.99  # A1.1
     td_lambda: float = 0.8  # A1.1
     target_update_interval: PositiveInt = 200  # critic steps between target copies, A1.1
+    # Critic steps on each batch before the policy step: the k of the paper's earlier version
+    # (Supplementary, "we have removed it ... effectively k = 1"); beyond 1, a deviation.
+    critic_steps: PositiveInt = 1
     grad_clip: PositiveFloat = 10.0  # L2 norm, A1.1
     agent: Literal["rnn", "mlp"] = "rnn"  # fc-GRU-fc (Fig. 1a) or 1-hidden-layer MLP (A1.2)
     hidden: PositiveInt = 64  # A1.1
@@ -186,7 +189,8 @@ def make(spec, config: Config) -> Algorithm:
         return ascend_critic(policy_tx, state, loss_fn)
 
     def update(state, batch, key):
-        state, critic_metrics = critic_step(state, batch)
+        state, critic_metrics = jax.lax.scan(lambda s, _: critic_step(s, batch), state, length=config.critic_steps)
+        critic_metrics = jax.tree.map(lambda m: m[-1], critic_metrics)  # the last critic step's
         state, policy_metrics = policy_step(state, batch, key)
         return state, {**critic_metrics, **policy_metrics}
 
