@@ -119,7 +119,12 @@ def padding_share(config, batch, flops, unrolled):
     used = int(packing.pack(packing.episode_lengths(batch.mask), steps).used)
     lanes = next((n for n in packing.lane_counts(rows) if n >= used), rows)
     chunk = getattr(config, "critic_chunk", 0)
-    per_step = math.ceil(valid / chunk) * chunk / (steps * rows) if chunk else 1.0
+    if chunk:  # whole chunks, then the rest in quarter chunks (ops.on_valid_rows)
+        small = max(chunk // 4, 1)
+        whole = valid // chunk * chunk
+        per_step = (whole + math.ceil((valid - whole) / small) * small) / (steps * rows)
+    else:
+        per_step = 1.0
     trained = unrolled * lanes / rows + (flops - unrolled) * per_step
     return 1.0 - flops * valid / (steps * rows) / trained, trained
 

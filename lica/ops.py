@@ -96,34 +96,39 @@ def target_update(params, target, due, tau=1.0):
 def on_valid_rows(fn, params, mask, arrays, chunk: int, count=None):
     """``fn(params, *rows)`` on the steps of ``arrays`` (each ``[T, B, ...]``) where ``mask [T, B]``
     is set, ``chunk`` steps at a time, and zeros elsewhere: a per-step computation that does no
-    work on padding. ``fn`` maps ``[chunk, ...]`` inputs to ``[chunk, ...]`` outputs.
+    work on padding. ``fn`` maps ``[k, ...]`` inputs to ``[k, ...]`` outputs for any ``k``.
 
-    The valid steps are gathered first (in time-major order) and cut into chunks; a loop runs
-    over the chunks that hold the first ``count`` of them (default: all valid steps). Under a
-    ``vmap`` over seeds, pass the same ``count`` to every seed (``lica.trainer.update_trimmed``
-    sets ``Batch.valid_steps`` so): the loop then stops at one chunk for all. Gradients flow to
-    ``params`` and to ``arrays`` (``_chunks``).
+    The valid steps are gathered first (in time-major order) and cut into chunks; one loop runs
+    over the whole chunks among the first ``count`` of them (default: all valid steps), a second
+    over the rest in chunks a quarter as long, so that at most ``chunk / 4 - 1`` padded steps are
+    computed. Under a ``vmap`` over seeds, pass the same ``count`` to every seed
+    (``lica.trainer.update_trimmed`` sets ``Batch.valid_steps`` so): the loops then stop at the
+    same chunk for all. Gradients flow to ``params`` and to ``arrays`` (``_chunks``).
     """
     flat = mask.reshape(-1) > 0
     n = flat.shape[0]
-    chunks = -(-n // chunk)
+    small = max(chunk // 4, 1)
+    padded = -(-n // chunk) * chunk + small  # room for the last small chunk after the whole ones
     valid = jnp.sum(flat)
     order = jnp.argsort(~flat, stable=True)  # valid steps first
     order = jnp.where(jnp.arange(n) < valid, order, n)  # n: no step (read as zeros, never written)
-    order = jnp.pad(order, (0, chunks * chunk - n), constant_values=n)
+    order = jnp.pad(order, (0, padded - n), constant_values=n)
     rows = [x.reshape((n,) + x.shape[mask.ndim:]).at[order].get(mode="fill", fill_value=0) for x in arrays]
-    needed = -(-(valid if count is None else count) // chunk)
-    ys = _chunks(fn, chunk, params, rows, needed)
+    total = jnp.minimum(valid if count is None else count, n)
+    whole = total // chunk
+    ys = (_chunks(fn, chunk, params, rows, 0, whole)
+          + _chunks(fn, small, params, rows, whole * chunk, -(-(total - whole * chunk) // small)))
     return jnp.zeros((n,) + ys.shape[1:], ys.dtype).at[order].set(ys, mode="drop").reshape(mask.shape + ys.shape[1:])
 
 
-def _chunk(arrays, i, chunk):
-    return [jax.lax.dynamic_slice_in_dim(x, i * chunk, chunk) for x in arrays]
+def _chunk(arrays, start, chunk):
+    return [jax.lax.dynamic_slice_in_dim(x, start, chunk) for x in arrays]
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _chunks(fn, chunk, params, rows, needed):
-    """``fn(params, *rows)`` on the first ``needed`` chunks of ``rows``, zeros after them.
+def _chunks(fn, chunk, params, rows, start, needed):
+    """``fn(params, *rows)`` on ``needed`` chunks of ``rows`` from row ``start`` on, zeros
+    elsewhere.
 
     A loop of data-dependent length has no reverse-mode derivative of its own, so this gives
     it one: the backward pass runs the same chunks again, each ``fn``'s forward then backward
@@ -134,27 +139,32 @@ def _chunks(fn, chunk, params, rows, needed):
     """
     out = jax.eval_shape(fn, params, *_chunk(rows, 0, chunk))
     ys = jnp.zeros((rows[0].shape[0],) + out.shape[1:], out.dtype)
-    body = lambda i, ys: jax.lax.dynamic_update_slice_in_dim(ys, fn(params, *_chunk(rows, i, chunk)), i * chunk, 0)  # noqa: E731
+
+    def body(i, ys):
+        at = start + i * chunk
+        return jax.lax.dynamic_update_slice_in_dim(ys, fn(params, *_chunk(rows, at, chunk)), at, 0)
+
     return jax.lax.fori_loop(0, needed, body, ys)
 
 
-def _chunks_forward(fn, chunk, params, rows, needed):
-    return _chunks(fn, chunk, params, rows, needed), (params, rows, needed)
+def _chunks_forward(fn, chunk, params, rows, start, needed):
+    return _chunks(fn, chunk, params, rows, start, needed), (params, rows, start, needed)
 
 
 def _chunks_backward(fn, chunk, residuals, cotangent):
-    params, rows, needed = residuals
+    params, rows, start, needed = residuals
 
     def body(i, grads):
         d_params, d_rows = grads
-        _, vjp = jax.vjp(fn, params, *_chunk(rows, i, chunk))
-        d_chunk_params, *d_chunk = vjp(jax.lax.dynamic_slice_in_dim(cotangent, i * chunk, chunk))
-        d_rows = [jax.lax.dynamic_update_slice_in_dim(d, c, i * chunk, 0) for d, c in zip(d_rows, d_chunk)]
+        at = start + i * chunk
+        _, vjp = jax.vjp(fn, params, *_chunk(rows, at, chunk))
+        d_chunk_params, *d_chunk = vjp(jax.lax.dynamic_slice_in_dim(cotangent, at, chunk))
+        d_rows = [jax.lax.dynamic_update_slice_in_dim(d, c, at, 0) for d, c in zip(d_rows, d_chunk)]
         return jax.tree.map(jnp.add, d_params, d_chunk_params), d_rows
 
     zeros = jax.tree.map(jnp.zeros_like, (params, rows))
     d_params, d_rows = jax.lax.fori_loop(0, needed, body, zeros)
-    return d_params, d_rows, None
+    return d_params, d_rows, None, None
 
 
 _chunks.defvjp(_chunks_forward, _chunks_backward)
