@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 from jax.extend import core as jex_core
 
-from lica import packing
+from lica import ops, packing
 from lica.config import resolve
 from lica.trainer import SEED_AXIS, make_trainer, over_seeds, trim_choice, trim_lengths, trims, update_trimmed
 
@@ -119,10 +119,9 @@ def padding_share(config, batch, flops, unrolled):
     used = int(packing.pack(packing.episode_lengths(batch.mask), steps).used)
     lanes = next((n for n in packing.lane_counts(rows) if n >= used), rows)
     chunk = getattr(config, "critic_chunk", 0)
-    if chunk:  # whole chunks, then the rest in quarter chunks (ops.on_valid_rows)
-        small = max(chunk // 4, 1)
-        whole = valid // chunk * chunk
-        per_step = (whole + math.ceil((valid - whole) / small) * small) / (steps * rows)
+    if chunk:  # the steps ops.on_valid_rows computes: whole chunks, then quarter chunks
+        whole, small, smalls = ops.chunks_for(int(valid), chunk)
+        per_step = (whole * chunk + smalls * small) / (steps * rows)
     else:
         per_step = 1.0
     trained = unrolled * lanes / rows + (flops - unrolled) * per_step

@@ -93,6 +93,14 @@ def target_update(params, target, due, tau=1.0):
     return optax.incremental_update(params, target, rate)
 
 
+def chunks_for(count, chunk: int):
+    """How ``on_valid_rows`` cuts ``count`` valid steps: ``(whole, small, smalls)``, ``whole``
+    chunks of ``chunk`` steps, then ``smalls`` chunks of ``small`` (a quarter chunk) for the rest."""
+    small = max(chunk // 4, 1)
+    whole = count // chunk
+    return whole, small, -(-(count - whole * chunk) // small)
+
+
 def on_valid_rows(fn, params, mask, arrays, chunk: int, count=None):
     """``fn(params, *rows)`` on the steps of ``arrays`` (each ``[T, B, ...]``) where ``mask [T, B]``
     is set, ``chunk`` steps at a time, and zeros elsewhere: a per-step computation that does no
@@ -107,17 +115,14 @@ def on_valid_rows(fn, params, mask, arrays, chunk: int, count=None):
     """
     flat = mask.reshape(-1) > 0
     n = flat.shape[0]
-    small = max(chunk // 4, 1)
-    padded = -(-n // chunk) * chunk + small  # room for the last small chunk after the whole ones
     valid = jnp.sum(flat)
+    whole, small, smalls = chunks_for(jnp.minimum(valid if count is None else count, n), chunk)
+    padded = -(-n // chunk) * chunk + small  # room for the last small chunk after the whole ones
     order = jnp.argsort(~flat, stable=True)  # valid steps first
     order = jnp.where(jnp.arange(n) < valid, order, n)  # n: no step (read as zeros, never written)
     order = jnp.pad(order, (0, padded - n), constant_values=n)
     rows = [x.reshape((n,) + x.shape[mask.ndim:]).at[order].get(mode="fill", fill_value=0) for x in arrays]
-    total = jnp.minimum(valid if count is None else count, n)
-    whole = total // chunk
-    ys = (_chunks(fn, chunk, params, rows, 0, whole)
-          + _chunks(fn, small, params, rows, whole * chunk, -(-(total - whole * chunk) // small)))
+    ys = _chunks(fn, chunk, params, rows, 0, whole) + _chunks(fn, small, params, rows, whole * chunk, smalls)
     return jnp.zeros((n,) + ys.shape[1:], ys.dtype).at[order].set(ys, mode="drop").reshape(mask.shape + ys.shape[1:])
 
 
