@@ -30,7 +30,8 @@ from jax.extend import core as jex_core
 
 from lica import ops, packing
 from lica.config import resolve
-from lica.trainer import SEED_AXIS, make_trainer, over_seeds, trim_choice, trim_lengths, trims, update_trimmed
+from lica.trainer import SEED_AXIS, make_trainer, over_seeds, trims
+from lica.trim import trim_choice, trim_lengths, update_trimmed
 
 
 def best_time(fn, *args, repeats=5):
@@ -139,7 +140,7 @@ def breakdown(trainer, config):
     trained = jax.jit(lambda s, b, k: update_trimmed(trainer.algo.update, s, b, k) if trimmed else
                       trainer.algo.update(s, b, k))
     update_s = best_time(trained, ts.algo, batch, key)
-    if trimmed:  # cut as lica.trainer.update_trimmed cuts it
+    if trimmed:  # cut as lica.trim.update_trimmed cuts it
         length = trim_lengths(batch.mask.shape[0])[int(trim_choice(batch.mask)[0])]
         batch = jax.tree.map(lambda x: x[:length], batch)
     padded = batch.mask.shape[0] * batch.mask.shape[1]

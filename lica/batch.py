@@ -34,7 +34,7 @@ class Batch(NamedTuple):
     first: jax.Array | None = None  # [T+1, B], segments only
     carry0: object = None  # the actors' carry at step 0, segments only
     # At least ``mask.sum()``, and the same for every vmapped seed: set by
-    # ``lica.trainer.update_trimmed`` so that per-step work can skip padding (``ops.on_valid_rows``).
+    # ``lica.trim.update_trimmed`` so that per-step work can skip padding (``ops.on_valid_rows``).
     valid_steps: jax.Array | None = None
     # Where each whole episode lies once packed into fewer rows for the agents' unroll
     # (``lica.packing.Lanes``), set by ``update_trimmed`` likewise.

@@ -110,7 +110,7 @@ def on_valid_rows(fn, params, mask, arrays, chunk: int, count=None):
     over the whole chunks among the first ``count`` of them (default: all valid steps), a second
     over the rest in chunks a quarter as long, so that at most ``chunk / 4 - 1`` padded steps are
     computed. Under a ``vmap`` over seeds, pass the same ``count`` to every seed
-    (``lica.trainer.update_trimmed`` sets ``Batch.valid_steps`` so): the loops then stop at the
+    (``lica.trim.update_trimmed`` sets ``Batch.valid_steps`` so): the loops then stop at the
     same chunk for all. Gradients flow to ``params`` and to ``arrays`` (``_chunks``).
     """
     flat = mask.reshape(-1) > 0

@@ -1,6 +1,6 @@
 """Whole episodes packed end to end into fewer rows ("lanes") for the agents' unroll.
 
-A batch of B whole episodes cut to T steps (``lica.trainer.update_trimmed``) is mostly padding
+A batch of B whole episodes cut to T steps (``lica.trim.update_trimmed``) is mostly padding
 early in training: on 2s3z about half its steps come after a battle ended. A per-step
 computation skips them (``ops.on_valid_rows``), but the agents' recurrent unroll runs on every
 row at every step. Placed one after another in R < B lanes of the same T steps, with the hidden

@@ -12,68 +12,17 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from lica import algos, envs, ops, packing
+from lica import algos, envs, ops
 from lica import replay as replay_lib
-from lica.batch import Batch
 from lica.config import ConfigError
 from lica.rollout import rollout, segment, start_runner
-
-
-def trim_lengths(full: int, shortest: int = 32) -> list[int]:
-    """The fixed lengths a batch of ``full`` steps may be cut to: ``shortest``, doubling while
-    below ``full``, then ``full`` itself (so at most half of a cut batch is padding)."""
-    lengths = []
-    while shortest < full:
-        lengths.append(shortest)
-        shortest *= 2
-    return lengths + [full]
+from lica.trim import update_trimmed
 
 
 def trims(config, algo) -> bool:
     """Whether training cuts each update's batch (``update_trimmed``): on-policy updates on
     whole episodes (a segment has no padding to cut)."""
     return algo.on_policy and config.rollout == "episodes"
-
-
-def trim_choice(mask, seed_axis: str | None = None):
-    """``(index, valid)``: which of ``trim_lengths(T)`` a batch with ``mask [T, B]`` is cut to
-    (the shortest that keeps every step an episode took and the all-padding step after the
-    longest), and its number of valid steps; under a seed ``vmap``, the most any seed needs."""
-    needed = jnp.sum(jnp.any(mask > 0, axis=1)).astype(jnp.int32) + 1
-    valid = jnp.sum(mask).astype(jnp.int32)
-    if seed_axis is not None:
-        needed, valid = jax.lax.pmax(needed, seed_axis), jax.lax.pmax(valid, seed_axis)
-    return jnp.sum(jnp.asarray(trim_lengths(mask.shape[0])) < needed), valid
-
-
-def update_trimmed(update, state, batch: Batch, key, seed_axis: str | None = None):
-    """``update(state, batch, key)`` on ``batch`` cut to the shortest of ``trim_lengths`` that
-    keeps every step an episode took and the all-padding step after the longest.
-
-    Only for updates that use nothing but the fresh batch and read padding as absent (masked
-    means, bootstrap only past non-terminated episodes): dropping trailing padding then changes
-    nothing but the cost. Episodes mostly end far before the limit (2c_vs_64zg: ~20 of 400
-    steps), and a whole-limit update would spend most of its time on zeros. Each length is
-    compiled once; ``lax.switch`` runs only the chosen one. Under a ``vmap`` over seeds, pass
-    its ``seed_axis``: the length is then the longest any seed needs, one value for all seeds
-    (a per-seed choice would make ``vmap`` run every branch and select). ``Batch.valid_steps``
-    and ``Batch.lanes`` are set likewise: the most valid steps and lanes any seed's batch needs.
-    """
-    lengths = trim_lengths(batch.mask.shape[0])
-    index, valid = trim_choice(batch.mask, seed_axis)
-
-    def summarized(b):  # valid_steps and lanes of the cut batch, the same for every seed
-        lanes = packing.pack(packing.episode_lengths(b.mask), b.mask.shape[0])
-        used = lanes.used if seed_axis is None else jax.lax.pmax(lanes.used, seed_axis)
-        return b._replace(valid_steps=valid, lanes=lanes._replace(used=used))
-
-    if len(lengths) == 1:
-        return update(state, summarized(batch), key)
-
-    def cut_to(n):
-        return lambda s, b, k: update(s, summarized(jax.tree.map(lambda x: x[:n], b)), k)
-
-    return jax.lax.switch(index, [cut_to(n) for n in lengths], state, batch, key)
 
 
 class TrainState(NamedTuple):
@@ -121,7 +70,7 @@ class Trainer(NamedTuple):
 
 def make_trainer(config, env=None, seed_axis: str | None = None) -> Trainer:
     env = env or envs.make(config.env, **config.env_args)
-    algo = algos.make(config, env.spec)
+    algo = algos.make(config, env.spec, seed_axis)
     segments = config.rollout == "segments"
     if segments and not algo.on_policy:
         raise ConfigError(f"rollout=segments needs an on-policy algorithm (lica, coma, liir), not '{config.algo}'; "

@@ -1,14 +1,15 @@
-"""Cutting trailing padding off a batch (``lica.trainer.update_trimmed``) changes only the cost."""
+"""Cutting trailing padding off a batch (``lica.trim``) changes only the cost."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lica import algos, packing
+from lica import algos, packing, trim
 from lica.config import resolve
 from lica.rollout import rollout
-from lica.trainer import make_trainer, trim_lengths, update_trimmed
+from lica.trainer import make_trainer
+from lica.trim import trim_lengths, update_trimmed
 
 
 def test_trim_lengths_double_up_to_the_full_length():
@@ -76,3 +77,24 @@ def test_an_on_policy_update_with_episodes_packed_in_lanes_equals_the_one_on_row
     for metric, value in rows_metrics.items():
         rtol = 1e-2 if metric == "meta_loss" else 1e-4  # LIIR's meta_loss: see the test above
         np.testing.assert_allclose(value, lanes_metrics[metric], rtol=rtol, atol=1e-6, err_msg=metric)
+
+
+@pytest.mark.parametrize("name", ["vdn", "qmix", "qtran"])
+def test_a_value_based_update_on_its_cut_sample_equals_the_uncut_one(short_episodes, name, monkeypatch):
+    # The learners that replay whole episodes cut the batch they sample (lica.trim); with the
+    # cut turned off (one length: the full one) the update must come out the same.
+    spec, batch = short_episodes
+    config = resolve("smac:3m", name, sets=["buffer_size=8"])
+    state, key = algos.make(config, spec).init(jax.random.PRNGKey(0)), jax.random.PRNGKey(2)
+    conds = lambda update: str(jax.make_jaxpr(update)(state, batch, key)).count(" cond[")
+    cut_update = algos.make(config, spec).update
+    cut_state, cut_metrics = jax.jit(cut_update)(state, batch, key)
+    cut_conds = conds(cut_update)
+    monkeypatch.setattr(trim, "trim_lengths", lambda full, shortest=32: [full])
+    full_update = algos.make(config, spec).update
+    full_state, full_metrics = jax.jit(full_update)(state, batch, key)
+    assert cut_conds > conds(full_update), (cut_conds, conds(full_update))  # the cut: a switch over lengths
+    for x, y in zip(jax.tree.leaves(full_state), jax.tree.leaves(cut_state)):
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-6)
+    for metric, value in full_metrics.items():
+        np.testing.assert_allclose(value, cut_metrics[metric], rtol=1e-4, atol=1e-6, err_msg=metric)

@@ -6,6 +6,7 @@ LIIR, VDN, QMIX, QTRAN), ``ddpg`` (IDDPG, MADDPG, SQDDPG) and ``ppo`` (IPPO, MAP
 family's shared code in the package next to its algorithms."""
 
 import importlib
+import inspect
 
 ALGORITHMS = {
     "lica": "lica.algos.lica",
@@ -33,6 +34,14 @@ def get(name: str):
     return importlib.import_module(ALGORITHMS[name])
 
 
-def make(config, spec):
-    """Build the algorithm named in ``config`` for an environment with ``spec``."""
-    return get(config.algo).make(spec, config)
+def make(config, spec, seed_axis: str | None = None):
+    """Build the algorithm named in ``config`` for an environment with ``spec``.
+
+    ``seed_axis`` names the ``vmap`` over seeds that training runs the algorithm under (None:
+    not vmapped). An algorithm whose ``make`` takes it (the value-based learners, which cut the
+    episodes they replay, ``lica.trim``) gets it; the others do not need it.
+    """
+    module = get(config.algo)
+    if "seed_axis" in inspect.signature(module.make).parameters:
+        return module.make(spec, config, seed_axis=seed_axis)
+    return module.make(spec, config)

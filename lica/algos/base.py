@@ -21,7 +21,7 @@ class Algorithm(NamedTuple):
       ``Batch``; metrics is a dict of scalars.
     - ``on_policy``: ``update`` learns from the fresh batch alone (no replay) and reads padding
       as absent, so the trainer may cut trailing padding off the batch
-      (``lica.trainer.update_trimmed``).
+      (``lica.trim.update_trimmed``).
     """
 
     init: Callable[..., Any]

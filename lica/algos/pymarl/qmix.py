@@ -53,8 +53,8 @@ class QMixer(nn.Module):
         return jnp.sum(hidden * w2, axis=-1) + v
 
 
-def make(spec, config: Config) -> Algorithm:
+def make(spec, config: Config, seed_axis: str | None = None) -> Algorithm:
     net = QMixer(config.mixing_embed, config.hypernet_embed)
     init = lambda key: net.init(key, jnp.zeros((spec.n_agents,)), jnp.zeros((spec.state_dim,)))
     mixer = value_based.Mixer(init=init, loss=value_based.td_loss(net.apply, config))
-    return value_based.make(spec, config, mixer)
+    return value_based.make(spec, config, mixer, seed_axis)

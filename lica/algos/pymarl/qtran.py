@@ -82,7 +82,7 @@ def qtran_losses(joint_q, v, greedy_joint_q, next_joint_q, sum_greedy_q, sum_tak
     return td, opt, nopt
 
 
-def make(spec, config: Config) -> Algorithm:
+def make(spec, config: Config, seed_axis: str | None = None) -> Algorithm:
     net = QTranBase(config.mixing_embed)
     n, a = spec.n_agents, spec.n_actions
 
@@ -107,4 +107,4 @@ def make(spec, config: Config) -> Algorithm:
                    "v_mean": ops.masked_mean(v, mask)}
         return td + config.lambda_opt * opt + config.lambda_nopt * nopt, metrics
 
-    return value_based.make(spec, config, value_based.Mixer(init, loss))
+    return value_based.make(spec, config, value_based.Mixer(init, loss), seed_axis)

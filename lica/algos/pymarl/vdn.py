@@ -35,6 +35,6 @@ def mix(params, agent_qs, state):
     return jnp.sum(agent_qs, axis=-1)
 
 
-def make(spec, config: Config) -> Algorithm:
+def make(spec, config: Config, seed_axis: str | None = None) -> Algorithm:
     mixer = value_based.Mixer(init=lambda key: {}, loss=value_based.td_loss(mix, config))
-    return value_based.make(spec, config, mixer)
+    return value_based.make(spec, config, mixer, seed_axis)
