@@ -6,7 +6,6 @@ ends in a one-line ``error: ...`` on stderr and exit code 2, before anything is 
 
 import atexit
 import os
-import signal
 import statistics
 import sys
 from contextlib import contextmanager
@@ -31,20 +30,16 @@ def fail(message: str):
 @contextmanager
 def interruptible(resume_hint: str):
     """SIGTERM (a scheduler's or a session's end) handled like Ctrl-C: the command stops at its
-    next return to Python, the last checkpoint intact, and ends with one line and exit code 130.
-    ``resume_hint()`` gives that line."""
+    next return to Python (``lica.interrupts``), the last checkpoint intact, and ends with one
+    line and exit code 130. ``resume_hint()`` gives that line."""
+    from lica.interrupts import stop_on_signals
 
-    def on_sigterm(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        yield
+        with stop_on_signals():
+            yield
     except KeyboardInterrupt:
         typer.secho(resume_hint(), err=True, fg="yellow")
         raise SystemExit(130) from None
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def summarize(rows: list[dict]) -> str:

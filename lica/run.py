@@ -20,6 +20,7 @@ import jax
 import numpy as np
 import yaml
 
+from lica import interrupts
 from lica.loggers import Loggers
 
 # Leading metrics.csv columns; the rest follow in alphabetical order.
@@ -260,6 +261,7 @@ def train_run(config, run_dir: RunDir, resume: bool = False, progress=None, env=
     start, clock = time.perf_counter() - meta["wall_s"], CheckpointClock()
     try:
         while int(state.env_steps.min()) < config.env_steps:
+            interrupts.check()  # a stop request whose KeyboardInterrupt was swallowed
             interval = interval if interval is not None else program.begin(state)
             state, interval = jax.block_until_ready(program.advance(state, interval))  # dispatch is asynchronous
             if program.reached(state, interval):

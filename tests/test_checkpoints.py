@@ -6,6 +6,7 @@ and ``CHECKPOINT_SECONDS = 0`` (with no limit on the time spent writing) makes i
 """
 
 import errno
+import gc
 import signal
 import subprocess
 import sys
@@ -132,6 +133,28 @@ def test_sigterm_while_xla_compiles_still_ends_with_exit_code_130(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert err.strip().splitlines()[-1].startswith("interrupted before the first checkpoint")
+
+
+def test_a_sigterm_swallowed_by_a_garbage_collector_callback_still_stops_the_run(tmp_path):
+    """The signal's KeyboardInterrupt raised inside JAX's gc callback was printed as "Exception
+    ignored" and the run trained to its end (CI once timed out on the test above so). Here a gc
+    callback calls the handler, as the signal would, once the command has installed it."""
+    run, outside, fired = tmp_path / "run", signal.getsignal(signal.SIGTERM), []
+
+    def sigterm_in_gc(phase, info):
+        handler = signal.getsignal(signal.SIGTERM)
+        if handler is not outside and not fired:
+            fired.append(phase)
+            handler(signal.SIGTERM, None)
+
+    gc.callbacks.append(sigterm_in_gc)
+    try:
+        result = train(*FAST, "--env-steps", "6400", "--out", str(run))
+    finally:
+        gc.callbacks.remove(sigterm_in_gc)
+    assert fired, "no garbage collection ran while training"
+    assert result.exit_code == 130, result.output
+    assert max(int(row["env_steps"]) for row in read_rows(run)) < 6400
 
 
 def fail_with_a_full_disk(*args, **kwargs):
