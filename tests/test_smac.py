@@ -18,6 +18,7 @@ from lica.envs.smax_units import (
     MEDIVAC,
     MEDIVAC_HEAL_RATE,
     STALKER,
+    ZEALOT,
     ZERGLING,
     HeuristicEnemyUnitSMAX,
     UnitSMAX,
@@ -296,3 +297,24 @@ def test_state_last_action_appends_every_agents_last_action_one_hot():
     actions = jnp.array([4, 0, 5])
     _, state1, *_ = with_actions.step(KEY, env_state, actions)
     np.testing.assert_array_equal(state1[plain.spec.state_dim:].reshape(n, a), jax.nn.one_hot(actions, a))
+
+
+def test_attack_orders_let_a_zealot_walk_to_a_target_within_6_and_strike_it():
+    """SMAC's interface (``attack_orders``): an enemy 4 away, beyond a zealot's reach of 2, can be
+    ordered attacked; the zealot walks at it and strikes once in reach. SMAX's interface neither
+    offers the order nor moves the zealot."""
+    positions = [[10.0, 16.0], [14.0, 16.0], [14.0, 30.0]]  # zealot; its target 4 east; a far enemy
+    for orders in (False, True):
+        sim = UnitSMAX(scenario=scenario([ZEALOT], [MARINE, MARINE]), attack_orders=orders)
+        state = staged(sim, positions)
+        avail = np.asarray(sim.get_avail_actions(state)["ally_0"])
+        assert avail[5] == orders and avail[6] == 0  # the far enemy (14 away) never
+        after = world_steps(sim, state, [5, 0, 0], n=16)  # 1 s of ordering an attack on enemy 0
+        walked = float(after.unit_positions[0, 0] - state.unit_positions[0, 0])
+        struck = float(state.unit_health[1] - after.unit_health[1])
+        if orders:  # it stops within one world step's walk (3.15 / 16) of being in reach, then strikes
+            assert 2.0 < walked < 2.0 + 3.15 / 16 and struck > 0
+            np.testing.assert_allclose(after.unit_positions[0, 1], 16.0, atol=1e-5)
+        else:
+            assert walked == 0.0 and struck == 0.0
+        np.testing.assert_allclose(after.unit_positions[1:], state.unit_positions[1:])  # enemies hold still

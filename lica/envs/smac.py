@@ -70,6 +70,9 @@ DEFAULT_ARGS = dict(
     # ``state_last_action`` does in PyMARL's sc2.yaml, which the paper's code ran with.
     state_last_action=False,
     reward_win=200.0, reward_death_value=10.0, reward_scale_rate=20.0,
+    # SMAC's attack orders for the allies: any target within 6 can be attacked and a unit out of
+    # its weapon's range walks to it (StarCraft II's behaviour); False: SMAX's, in range only
+    attack_orders=False,
 )
 
 TEAM_COLORS = ("tab:blue", "tab:red")

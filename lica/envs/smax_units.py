@@ -71,6 +71,7 @@ LIGHT = (MARINE, ZEALOT, ZERGLING, HYDRALISK)
 LIGHT_BONUS = {COLOSSUS: 10.0}  # Thermal Lances: +5 vs light on each of its two hits
 HITS_PER_ATTACK = {COLOSSUS: 2.0}  # armor counts once per hit
 MIN_DAMAGE = 0.5  # per hit, however thick the armor
+SMAC_SHOOT_RANGE = 6.0  # how far SMAC's attack orders reach, for every unit type
 
 COLOSSUS_SPLASH = 1.0  # radius around the target hit by a colossus attack (docs/smac.md)
 MEDIVAC_HEAL_RATE = 12.6  # hit points healed per second
@@ -107,12 +108,16 @@ class UnitSMAX(SMAX):
     """SMAX with colossi, medivacs, flying units, SMAC's reward and battle-only termination."""
 
     def __init__(self, reward_win=200.0, reward_death_value=10.0, reward_scale_rate=20.0,
-                 terrain=None, team_centres=None, attack_point=None, **kwargs):
+                 terrain=None, team_centres=None, attack_point=None, attack_orders=False, **kwargs):
         """``terrain`` (a ``lica.envs.terrain.Terrain`` or None for SMAX's open map) blocks
         movement; ``team_centres`` ``((x, y), (x, y))`` are the centres of the allies' and the
         enemies' start squares (SMAX's: a quarter of the map from each side); ``attack_point``
         is where heuristic enemies head when they see no one (SMAX's: their start point
-        mirrored through the map's centre)."""
+        mirrored through the map's centre). ``attack_orders``: the allies act through SMAC's
+        interface: an attack (or heal) is available on any valid target within
+        ``SMAC_SHOOT_RANGE``, and a unit whose weapon does not reach it walks at it first, as
+        StarCraft II carries out the order; False: SMAX's, the target must be in the weapon's
+        range."""
         super().__init__(
             unit_type_names=[row[0] for row in UNIT_TYPES],
             unit_type_shorthands=[row[1] for row in UNIT_TYPES],
@@ -134,7 +139,7 @@ class UnitSMAX(SMAX):
         splash = self.unit_type_splash.tolist()
         splashes = [] if types is None else [i for i, t in enumerate(types.tolist()) if splash[t] > 0]
         self.splashers = jnp.array(splashes, dtype=jnp.int32)
-        self.terrain, self.attack_point = terrain, attack_point
+        self.terrain, self.attack_point, self.attack_orders = terrain, attack_point, attack_orders
         smax_centres = ((self.map_width / 4, self.map_height / 2), (self.map_width * 3 / 4, self.map_height / 2))
         self.team_centres = jnp.array(team_centres or smax_centres, dtype=jnp.float32)
         self.reward_win, self.reward_death_value = reward_win, reward_death_value
@@ -197,11 +202,13 @@ class UnitSMAX(SMAX):
         n_targets = jnp.where(ally == healer, n_al, n_en)  # an ally medivac or an enemy attacker addresses allies
         return jnp.clip(target, 0, n - 1), k < n_targets
 
-    def can_target(self, state, i, j):
+    def can_target(self, state, i, j, reach=None):
         """Unit i may attack (or, for a medivac, heal) unit j right now, cooldown aside; ``i`` and
-        ``j`` are index arrays that broadcast, so only the pairs asked for are computed."""
+        ``j`` are index arrays that broadcast, so only the pairs asked for are computed. ``reach``:
+        how close j must be (default: i's weapon range)."""
         types, pos, alive = state.unit_types, state.unit_positions, state.unit_alive
-        in_range = jnp.linalg.norm(pos[i] - pos[j], axis=-1) < self.unit_type_attack_ranges[types[i]]
+        reach = self.unit_type_attack_ranges[types[i]] if reach is None else reach
+        in_range = jnp.linalg.norm(pos[i] - pos[j], axis=-1) < reach
         same_team = state.unit_teams[i] == state.unit_teams[j]
         healer = self.unit_type_is_healer[types[i]]
         hittable = ~self.unit_type_flying[types[j]] | self.unit_type_anti_air[types[i]]
@@ -209,19 +216,29 @@ class UnitSMAX(SMAX):
         attacks = ~healer & ~same_team & hittable
         return alive[i] & alive[j] & (i != j) & in_range & (heals | attacks)
 
-    def chosen_targets(self, state, attack_actions):
-        """The unit each unit's attack action addresses, and whether it is a valid target."""
+    def order_reach(self, state):
+        """How far each unit's attack order reaches: its weapon's range, and for the allies with
+        ``attack_orders`` at least SMAC's."""
+        weapon = self.unit_type_attack_ranges[state.unit_types]
+        if not self.attack_orders:
+            return weapon
+        return jnp.where(jnp.arange(self.num_agents) < self.num_allies, jnp.maximum(weapon, SMAC_SHOOT_RANGE), weapon)
+
+    def chosen_targets(self, state, attack_actions, reach=None):
+        """The unit each unit's attack action addresses, and whether it is a valid target within
+        ``reach`` (default: the weapon's range)."""
         slot = jnp.maximum(attack_actions - self.num_movement_actions, 0)
         targets, exists = self.slot_targets(state.unit_types)
         slot = jnp.minimum(slot, targets.shape[1] - 1)
         target = jnp.take_along_axis(targets, slot[:, None], 1)[:, 0]
         valid = (attack_actions >= self.num_movement_actions) & jnp.take_along_axis(exists, slot[:, None], 1)[:, 0]
-        return target, valid & self.can_target(state, jnp.arange(self.num_agents), target)
+        return target, valid & self.can_target(state, jnp.arange(self.num_agents), target, reach)
 
     @partial(jax.jit, static_argnums=(0,))
     def get_avail_actions(self, state):
         targets, exists = self.slot_targets(state.unit_types)
-        shootable = self.can_target(state, jnp.arange(self.num_agents)[:, None], targets) & exists
+        reach = self.order_reach(state)[:, None]
+        shootable = self.can_target(state, jnp.arange(self.num_agents)[:, None], targets, reach) & exists
         moves = jnp.repeat(state.unit_alive[:, None], self.num_movement_actions - 1, 1)
         stop = jnp.ones((self.num_agents, 1), dtype=bool)
         masks = jnp.concatenate([moves, stop, shootable], 1).astype(jnp.uint8)
@@ -282,6 +299,8 @@ class UnitSMAX(SMAX):
     def _world_step(self, key, state, actions):
         movement, attack_actions = actions
         target, valid = self.chosen_targets(state, attack_actions)
+        if self.attack_orders:
+            movement = self.walk_to_ordered_targets(state, movement, attack_actions, target, valid)
         healer = self.unit_type_is_healer[state.unit_types]
         strikes = valid & ~healer & (state.unit_weapon_cooldowns <= 0.0)
         heals = valid & healer & (state.unit_energy > 0.0)
@@ -290,6 +309,14 @@ class UnitSMAX(SMAX):
         return state.replace(
             unit_positions=self._moved_positions(state, movement), unit_health=health, unit_energy=energy,
             unit_weapon_cooldowns=self._new_cooldowns(key, state, strikes))
+
+    def walk_to_ordered_targets(self, state, movement, attack_actions, target, in_range):
+        """``attack_orders``: a unit ordered to attack (or heal) a target beyond its weapon's
+        range walks straight at it this world step instead of striking."""
+        ordered = self.chosen_targets(state, attack_actions, self.order_reach(state))[1]
+        offset = state.unit_positions[target] - state.unit_positions
+        heading = offset / jnp.maximum(jnp.linalg.norm(offset, axis=-1, keepdims=True), 1e-6)
+        return jnp.where((ordered & ~in_range)[:, None], heading, movement)
 
     def _push_units_away(self, state, firmness: float = 1.0):
         # as SMAX, but flying units collide only with flying units and ground with ground; x and y
