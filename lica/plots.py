@@ -97,6 +97,9 @@ def load_curve(paths, metric: str, x: str = "env_steps", band: str = "median") -
     return aggregate(series, band)
 
 
+MAX_LEGEND_INSIDE = 4  # curves per panel whose legend still fits inside the axes
+
+
 def draw(panels: list[tuple[str, str, dict[str, Curve]]], stem, xlabel: str, suptitle: str = "") -> list[Path]:
     """Draw ``(title, ylabel, {label: curve})`` panels side by side to ``stem``.png and .pdf."""
     import matplotlib
@@ -116,8 +119,9 @@ def draw(panels: list[tuple[str, str, dict[str, Curve]]], stem, xlabel: str, sup
             ax.fill_between(curve.x, curve.low, curve.high, color=colors[label], alpha=0.2, linewidth=0)
         ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
         ax.grid(alpha=0.3)
-        if curves:
-            ax.legend(fontsize="small")
+        if curves:  # beside the axes once it would hide the curves
+            outside = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0)} if len(curves) > MAX_LEGEND_INSIDE else {}
+            ax.legend(fontsize="small", **outside)
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
@@ -125,6 +129,6 @@ def draw(panels: list[tuple[str, str, dict[str, Curve]]], stem, xlabel: str, sup
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
     for path in paths:
-        fig.savefig(path, dpi=150)
+        fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)
     return paths

@@ -71,6 +71,12 @@ def test_runs_of_other_critic_widths_or_settings_get_rows_of_their_own(tmp_path)
     assert "| 2s3z | 1M | 1 | 64 | critic_steps=4 xi=0.03 | 0.80 [0.80, 0.80] | 0.10 |" in table
 
 
+def test_a_changed_environment_argument_is_named_by_its_key():
+    config = {"env": "smac:2s3z", "algo": "lica", "xi": 0.01, "env_args": {"attack_orders": True}}
+    assert paper.changes(config) == "env_args.attack_orders=True xi=0.01"
+    assert paper.changes({"env": "smac:2s3z", "algo": "lica", "xi": 0.06, "env_args": {}}) == "none"
+
+
 def test_vs_paper_rejects_a_map_the_paper_lacks(tmp_path):
     run = fake_run(tmp_path / "run", [[0, 0.1]])
     result = runner.invoke(app, ["vs-paper", f"3m={run}", "--out", str(tmp_path / "out")])

@@ -59,10 +59,18 @@ def at_paper_steps(curve: plots.Curve, points, tolerance: float) -> list[tuple]:
 def changes(config: dict, algo: str = "lica") -> str:
     """The settings of a run (its ``config.yaml``) that differ from the paper's for its map and
     algorithm (``lica.config.resolve``'s defaults and presets), as ``key=value`` joined by spaces,
-    or ``none``; ``NOT_CHANGES`` are left out."""
+    or ``none``; ``NOT_CHANGES`` are left out. A nested setting is written ``env_args.key=value``
+    and counts wherever the paper's config does not give it the same value."""
     paper = resolve(config["env"], config.get("algo", algo)).model_dump()
-    differ = [f"{key}={value}" for key, value in sorted(config.items())
-              if key not in NOT_CHANGES and key in paper and paper[key] != value]
+    differ = []
+    for key, value in sorted(config.items()):
+        if key in NOT_CHANGES or key not in paper:
+            continue
+        if isinstance(value, dict):
+            differ += [f"{key}.{sub}={v}" for sub, v in sorted(value.items())
+                       if sub not in paper[key] or paper[key][sub] != v]
+        elif paper[key] != value:
+            differ.append(f"{key}={value}")
     return " ".join(differ) or "none"
 
 
