@@ -224,15 +224,15 @@ class UnitSMAX(SMAX):
             return weapon
         return jnp.where(jnp.arange(self.num_agents) < self.num_allies, jnp.maximum(weapon, SMAC_SHOOT_RANGE), weapon)
 
-    def chosen_targets(self, state, attack_actions, reach=None):
-        """The unit each unit's attack action addresses, and whether it is a valid target within
-        ``reach`` (default: the weapon's range)."""
+    def chosen_targets(self, state, attack_actions):
+        """The unit each unit's attack action addresses, and whether it addresses one at all (an
+        attack action on an existing slot), range and validity aside."""
         slot = jnp.maximum(attack_actions - self.num_movement_actions, 0)
         targets, exists = self.slot_targets(state.unit_types)
         slot = jnp.minimum(slot, targets.shape[1] - 1)
         target = jnp.take_along_axis(targets, slot[:, None], 1)[:, 0]
-        valid = (attack_actions >= self.num_movement_actions) & jnp.take_along_axis(exists, slot[:, None], 1)[:, 0]
-        return target, valid & self.can_target(state, jnp.arange(self.num_agents), target, reach)
+        slot_exists = jnp.take_along_axis(exists, slot[:, None], 1)[:, 0]
+        return target, (attack_actions >= self.num_movement_actions) & slot_exists
 
     @partial(jax.jit, static_argnums=(0,))
     def get_avail_actions(self, state):
@@ -298,9 +298,12 @@ class UnitSMAX(SMAX):
     @partial(jax.jit, static_argnums=(0,))
     def _world_step(self, key, state, actions):
         movement, attack_actions = actions
-        target, valid = self.chosen_targets(state, attack_actions)
+        target, addressed = self.chosen_targets(state, attack_actions)
+        units = jnp.arange(self.num_agents)
+        valid = addressed & self.can_target(state, units, target)
         if self.attack_orders:
-            movement = self.walk_to_ordered_targets(state, movement, attack_actions, target, valid)
+            ordered = addressed & self.can_target(state, units, target, self.order_reach(state))
+            movement = self.walk_to(state, movement, target, ordered & ~valid)
         healer = self.unit_type_is_healer[state.unit_types]
         strikes = valid & ~healer & (state.unit_weapon_cooldowns <= 0.0)
         heals = valid & healer & (state.unit_energy > 0.0)
@@ -310,13 +313,12 @@ class UnitSMAX(SMAX):
             unit_positions=self._moved_positions(state, movement), unit_health=health, unit_energy=energy,
             unit_weapon_cooldowns=self._new_cooldowns(key, state, strikes))
 
-    def walk_to_ordered_targets(self, state, movement, attack_actions, target, in_range):
-        """``attack_orders``: a unit ordered to attack (or heal) a target beyond its weapon's
-        range walks straight at it this world step instead of striking."""
-        ordered = self.chosen_targets(state, attack_actions, self.order_reach(state))[1]
+    def walk_to(self, state, movement, target, walking):
+        """``attack_orders``: the units ``walking`` (ordered to attack or heal a target beyond their
+        weapon's range) walk straight at their target this world step instead of striking."""
         offset = state.unit_positions[target] - state.unit_positions
         heading = offset / jnp.maximum(jnp.linalg.norm(offset, axis=-1, keepdims=True), 1e-6)
-        return jnp.where((ordered & ~in_range)[:, None], heading, movement)
+        return jnp.where(walking[:, None], heading, movement)
 
     def _push_units_away(self, state, firmness: float = 1.0):
         # as SMAX, but flying units collide only with flying units and ground with ground; x and y
