@@ -65,7 +65,8 @@ def train(
     algo: Annotated[str, typer.Option(help="algorithm, e.g. lica")] = "lica",
     seeds: Annotated[Optional[int], typer.Option(help="seeds trained at once (vmapped)")] = None,
     env_steps: Annotated[Optional[int], typer.Option(help="training budget in env steps per seed")] = None,
-    config: Annotated[Optional[Path], typer.Option(help="YAML file of config overrides")] = None,
+    config: Annotated[Optional[Path], typer.Option(
+        help="YAML file of config overrides, or a shipped one by name (lica list)")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="override one key: key=value")] = None,
     out: Annotated[Optional[Path], typer.Option(help="run directory (default runs/<env>-<algo>-<time>)")] = None,
     resume: Annotated[bool, typer.Option(help="continue the run in --out from its last checkpoint")] = False,
@@ -127,7 +128,7 @@ def list_(
 ):
     """Environments, algorithms and presets; or one algorithm's config keys."""
     from lica import algos, envs, presets
-    from lica.config import describe
+    from lica.config import describe, packaged_configs
 
     if keys is not None:
         try:
@@ -145,6 +146,8 @@ def list_(
     for algo, pattern, values in presets.table():
         table.add_row(algo, pattern, ", ".join(f"{k}={v}" for k, v in values.items()))
     console.print(table)
+    console.print("[bold]config files[/] (--config NAME; deviations from the paper, see each file): "
+                  + ", ".join(packaged_configs()))
 
 
 @app.command()

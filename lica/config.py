@@ -2,7 +2,8 @@
 
 A run's config is built in layers, each overriding the one before: the algorithm's defaults
 (its ``Config`` class), the presets for the (algorithm, environment) pair (``lica.presets``), a
-YAML file (``--config``), ``--set key=value`` pairs, and explicit CLI options. Unknown keys and
+YAML file (``--config``: a path, or the name of one shipped in ``lica/configs/``), ``--set
+key=value`` pairs, and explicit CLI options. Unknown keys and
 bad values raise ``ConfigError`` with a one-line message naming the key.
 """
 
@@ -77,11 +78,27 @@ def merge(base: dict, override: dict) -> dict:
     return out
 
 
+# Named config files shipped with the package: documented deviations from the paper's settings
+# (each file's comments say what it changes and what that was measured to do).
+PACKAGED = Path(__file__).parent / "configs"
+
+
+def packaged_configs() -> list[str]:
+    """Names of the config files in ``lica/configs/`` (``--config NAME``)."""
+    return sorted(p.stem for p in PACKAGED.glob("*.yaml"))
+
+
 def load_file(path: str | Path) -> dict:
+    """The mapping in YAML file ``path``, or in the packaged config of that name when no such
+    file exists."""
+    path = Path(path)
+    if not path.exists() and path.stem in packaged_configs() and path.name == path.stem:
+        path = PACKAGED / f"{path.stem}.yaml"
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise ConfigError(f"config file '{path}' not found") from None
+        known = ", ".join(packaged_configs())
+        raise ConfigError(f"config file '{path}' not found; give a YAML file's path or one of: {known}") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"config file '{path}' is not valid YAML: {str(e).splitlines()[0]}") from None
     if data is None:

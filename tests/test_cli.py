@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from lica import envs
 from lica.cli import app
+from lica.config import packaged_configs, resolve
 from lica.envs.junction import TrafficJunction
 from lica.run import seed_rows
 
@@ -70,6 +71,7 @@ def test_training_episodes_and_wins_are_counted_per_interval():
     (["--env", "junction", "--resume"], "resuming needs the run directory: --out RUN_DIR"),
     (["--env", "junction", "--algo", "mappo", "--set", "ent_coef=0.1"], "config key 'ent_coef' is now 'entropy_coef'"),
     (["--env", "junction", "--logger", "mlflow"], "unknown logger 'mlflow'; choose from: csv, tensorboard, wandb"),
+    (["--env", "junction", "--config", "nope"], "config file 'nope' not found; give a YAML file's path or one of:"),
 ])
 def test_bad_input_is_a_one_line_error_with_exit_2_and_writes_nothing(tmp_path, args, message):
     run = tmp_path / "run"
@@ -198,8 +200,13 @@ def test_eval_reports_greedy_metrics_and_refuses_to_draw_the_junction(tmp_path):
 def test_list_shows_environments_algorithms_presets():
     result = runner.invoke(app, ["list"])
     assert result.exit_code == 0
-    for name in ["junction", "lica", "presets"]:
+    for name in ["junction", "lica", "presets", "lica-smax"]:
         assert name in result.output
+
+
+@pytest.mark.parametrize("name", packaged_configs())
+def test_a_shipped_config_is_named_by_its_file_and_holds_valid_keys(name):
+    assert resolve("smac:2s3z", "lica", file=name) != resolve("smac:2s3z", "lica")
 
 
 def test_one_vocabulary_old_key_names_point_to_the_new_ones(tmp_path):
