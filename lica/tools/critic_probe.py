@@ -1,0 +1,111 @@
+"""Does a trained LICA critic know what focus fire is worth? A probe of a StarCraft run.
+
+    python -m lica.tools.critic_probe RUN_DIR [--episodes 64]
+
+LICA's policy only moves where its critic's gradient points (Eq. 4). On SMAX 2s3z a scripted
+focus fire (``lica.tools.smac_scripted``) wins far more battles than LICA's plateau, so either
+the critic does not value it, or it does and the policy step does not get there. On the states
+of the run's own greedy battles (its last checkpoint, every seed), this compares the critic's
+value of the joint action the policy takes, ``Q(s, u)``, with its value of focus fire,
+``Q(s, u_focus)``, and of each agent alone switching to focus fire. It also prints the slope
+of ``Q`` along the straight line from the policy's probabilities to the focus-fire one-hots:
+what LICA's policy step (Eq. 4) sees, at the point where it is taken.
+
+Prints, per seed, over the valid steps where focus fire differs from the policy's action: how
+often and by how much the critic prefers focus fire; and the discounted return the battles
+actually got, beside the critic's ``Q(s, u)`` (its calibration).
+"""
+
+import argparse
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lica import algos, ops
+from lica.config import validate
+from lica.nets import make_critic
+from lica.rollout import rollout
+from lica.run import RunDir
+from lica.tools.smac_scripted import policies
+from lica.trainer import make_train
+
+
+def discounted_returns(reward, mask, gamma):
+    """``sum_k gamma^k r_{t+k}`` within each episode of ``reward [T, B]``."""
+    def back(ret, step):
+        r, m = step
+        ret = m * (r + gamma * ret)
+        return ret, ret
+    return jax.lax.scan(back, jnp.zeros(reward.shape[1]), (reward, mask), reverse=True)[1]
+
+
+def focus_actions(env, env_states, avail):
+    """The scripted focus fire's actions ``[T, B, N]`` at every step of a rollout's
+    ``env_states`` (``keep_states``), given the agents' ``avail``able actions there; a dead
+    agent keeps its one available action (the script would walk it)."""
+    act = policies(env)["focus"]
+    focus = jax.vmap(jax.vmap(lambda s, av: act(None, s, av)))(env_states.state, avail)
+    alive = env_states.state.unit_alive[..., :env.spec.n_agents]
+    return jnp.where(alive, focus, jnp.argmax(avail, -1))
+
+
+def probe_seed(trainer, critic, config, algo_state, key, episodes):
+    """The probe's numbers for one seed's policy and critic."""
+    env, n, a = trainer.env, trainer.env.spec.n_agents, trainer.env.spec.n_actions
+    batch, stats, env_states = rollout(env, trainer.algo, algo_state, key, episodes, greedy=True, keep_states=True)
+    focus = focus_actions(env, env_states, batch.avail)
+    mask = batch.mask
+    q_of = lambda joint: critic.apply(algo_state.critic, batch.state, joint.reshape(joint.shape[:2] + (n * a,)))
+    own = jax.nn.one_hot(batch.actions, a)
+    target = jax.nn.one_hot(focus, a)
+    q_own, q_focus = q_of(own), q_of(target)
+    # Each agent alone switching to focus fire, the others keeping their action: [N, T, B].
+    alone = jax.vmap(lambda i: q_of(own.at[:, :, i].set(target[:, :, i])))(jnp.arange(n))
+    differs = (focus != batch.actions) & (mask[..., None] > 0)
+    probs = batch.probs
+    slope = jax.jvp(q_of, (probs,), (target - probs,))[1]  # dQ along pi -> u_focus
+    returns = discounted_returns(batch.reward, mask, config.gamma)
+    step = jnp.any(differs, -1)
+    agent_gain = jnp.moveaxis(alone, 0, -1) - q_own[..., None]
+    return {
+        "won": jnp.sum(stats["won"]) / episodes,
+        "steps": jnp.sum(mask),
+        "steps_focus_differs": ops.masked_mean(step, mask),
+        "q_focus_above_own": ops.masked_mean(q_focus > q_own, step),
+        "q_focus_minus_own": ops.masked_mean(q_focus - q_own, step),
+        "agents_gain_alone": jnp.sum(jnp.where(differs, agent_gain > 0, 0)) / jnp.sum(differs),
+        "slope_to_focus_positive": ops.masked_mean(slope > 0, step),
+        "q_own_mean": ops.masked_mean(q_own, mask),
+        "return_mean": ops.masked_mean(returns, mask),
+    }
+
+
+def probe(path, episodes: int, seed: int = 0) -> list[dict]:
+    saved = RunDir(path).read_config()
+    config = validate(algos.get(saved["algo"]).Config, saved)
+    if config.algo != "lica" or not config.env.startswith("smac:"):
+        raise ValueError(f"the probe needs a LICA run on a StarCraft map, not {config.algo} on {config.env}")
+    program = make_train(config)
+    state, _, _ = RunDir(path).load_checkpoint(jax.eval_shape(program.init))
+    critic = make_critic(config.critic, config.critic_embed, config.hypernet_hidden)
+    run = jax.jit(lambda s, k: probe_seed(program.trainer, critic, config, s, k, episodes))
+    rows = []
+    for i in range(config.seeds):
+        algo_state = jax.tree.map(lambda x: x[i], state.algo)
+        numbers = jax.device_get(run(algo_state, jax.random.PRNGKey(seed)))
+        rows.append({"seed": i, **{k: float(v) for k, v in numbers.items()}})
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="a LICA run directory on a smac: map")
+    parser.add_argument("--episodes", type=int, default=64)
+    args = parser.parse_args()
+    for row in probe(args.run, args.episodes):
+        print(", ".join(f"{k} {np.round(v, 3)}" for k, v in row.items()))
+
+
+if __name__ == "__main__":
+    main()
