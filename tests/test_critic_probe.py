@@ -32,5 +32,7 @@ def test_focus_fire_is_read_on_the_states_the_policy_acted_in():
     critic = make_critic(config.critic, config.critic_embed, config.hypernet_hidden)
     row = jax.device_get(probe_seed(trainer, critic, config, state.algo, jax.random.PRNGKey(1), 4))
     assert row["steps"] == valid.sum()
+    shares = [k for k in row if k.startswith("differs_")]
+    assert len(shares) == 4 and abs(sum(row[k] for k in shares) - 1) < 1e-5
     for share in ("steps_focus_differs", "q_focus_above_own", "agents_gain_alone", "slope_to_focus_positive", "won"):
         assert 0.0 <= row[share] <= 1.0

@@ -12,8 +12,9 @@ of ``Q`` along the straight line from the policy's probabilities to the focus-fi
 what LICA's policy step (Eq. 4) sees, at the point where it is taken.
 
 Prints, per seed, over the valid steps where focus fire differs from the policy's action: how
-often and by how much the critic prefers focus fire; and the discounted return the battles
-actually got, beside the critic's ``Q(s, u)`` (its calibration).
+often and by how much the critic prefers focus fire, and how the actions differ (another
+target, a move where focus fire attacks, ...); and the discounted return the battles actually
+got, beside the critic's ``Q(s, u)`` (its calibration).
 """
 
 import argparse
@@ -27,7 +28,7 @@ from lica.config import validate
 from lica.nets import make_critic
 from lica.rollout import rollout
 from lica.run import RunDir
-from lica.tools.smac_scripted import policies
+from lica.tools.smac_scripted import N_MOVES, policies
 from lica.trainer import make_train
 
 
@@ -68,7 +69,12 @@ def probe_seed(trainer, critic, config, algo_state, key, episodes):
     returns = discounted_returns(batch.reward, mask, config.gamma)
     step = jnp.any(differs, -1)
     agent_gain = jnp.moveaxis(alone, 0, -1) - q_own[..., None]
+    own_attacks, focus_attacks = batch.actions >= N_MOVES, focus >= N_MOVES
+    kinds = {  # how the agents' actions differ from focus fire, as shares of the differing agent-steps
+        "other_target": own_attacks & focus_attacks, "moves_not_attack": ~own_attacks & focus_attacks,
+        "attacks_not_move": own_attacks & ~focus_attacks, "other_move": ~own_attacks & ~focus_attacks}
     return {
+        **{f"differs_{k}": jnp.sum(differs & v) / jnp.sum(differs) for k, v in kinds.items()},
         "won": jnp.sum(stats["won"]) / episodes,
         "steps": jnp.sum(mask),
         "steps_focus_differs": ops.masked_mean(step, mask),
