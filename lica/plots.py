@@ -97,7 +97,9 @@ def load_curve(paths, metric: str, x: str = "env_steps", band: str = "median") -
     return aggregate(series, band)
 
 
-MAX_LEGEND_INSIDE = 4  # curves per panel whose legend still fits inside the axes
+# A legend fits inside the axes without hiding the curves up to this many entries of this many
+# characters; a larger one goes beside the axes.
+MAX_LEGEND_INSIDE, MAX_LABEL_INSIDE = 4, 40
 
 
 def draw(panels: list[tuple[str, str, dict[str, Curve]]], stem, xlabel: str, suptitle: str = "") -> list[Path]:
@@ -120,7 +122,8 @@ def draw(panels: list[tuple[str, str, dict[str, Curve]]], stem, xlabel: str, sup
         ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
         ax.grid(alpha=0.3)
         if curves:  # beside the axes once it would hide the curves
-            outside = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0)} if len(curves) > MAX_LEGEND_INSIDE else {}
+            large = len(curves) > MAX_LEGEND_INSIDE or max(map(len, curves)) > MAX_LABEL_INSIDE
+            outside = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0)} if large else {}
             ax.legend(fontsize="small", **outside)
     if suptitle:
         fig.suptitle(suptitle)
