@@ -10,18 +10,25 @@ from lica.run import RunDir
 from lica.trainer import make_train
 
 
+def load_run(path, **overrides):
+    """``(config, program, state)`` of the run in ``path``: its saved config with ``overrides``,
+    its compiled program, and the training state of its last checkpoint (every seed)."""
+    run_dir = RunDir(path)
+    saved = run_dir.read_config()
+    config = validate(algos.get(saved["algo"]).Config, {**saved, **overrides})
+    program = make_train(config)
+    state, _, _ = run_dir.load_checkpoint(jax.eval_shape(program.init))
+    return config, program, state
+
+
 def evaluate_run(path, episodes: int, render_path=None) -> list[dict]:
     """Per-seed test metrics of the run's last checkpoint over ``episodes`` greedy episodes."""
     if episodes < 1:
         raise ValueError(f"--episodes must be at least 1, got {episodes}")
-    run_dir = RunDir(path)
-    saved = run_dir.read_config()
-    config = validate(algos.get(saved["algo"]).Config, {**saved, "eval_episodes": episodes})
-    program = make_train(config)
+    config, program, state = load_run(path, eval_episodes=episodes)
     trainer = program.trainer
     if render_path and not hasattr(trainer.env, "render"):
         raise ValueError(f"environment '{config.env}' cannot be drawn; run without --render")
-    state, _, _ = run_dir.load_checkpoint(jax.eval_shape(program.init))
     metrics = jax.device_get(program.evaluate(state))
     rows = [{"seed": config.seed + i, **{k: float(v[i]) for k, v in metrics.items()}} for i in range(config.seeds)]
     if render_path:

@@ -23,13 +23,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lica import algos, ops
-from lica.config import validate
+from lica import ops
+from lica.evaluation import load_run
 from lica.nets import make_critic
 from lica.rollout import rollout
-from lica.run import RunDir
 from lica.tools.smac_scripted import N_MOVES, policies
-from lica.trainer import make_train
 
 
 def discounted_returns(reward, mask, gamma):
@@ -88,12 +86,9 @@ def probe_seed(trainer, critic, config, algo_state, key, episodes):
 
 
 def probe(path, episodes: int, seed: int = 0) -> list[dict]:
-    saved = RunDir(path).read_config()
-    config = validate(algos.get(saved["algo"]).Config, saved)
+    config, program, state = load_run(path)
     if config.algo != "lica" or not config.env.startswith("smac:"):
         raise ValueError(f"the probe needs a LICA run on a StarCraft map, not {config.algo} on {config.env}")
-    program = make_train(config)
-    state, _, _ = RunDir(path).load_checkpoint(jax.eval_shape(program.init))
     critic = make_critic(config.critic, config.critic_embed, config.hypernet_hidden)
     run = jax.jit(lambda s, k: probe_seed(program.trainer, critic, config, s, k, episodes))
     rows = []
