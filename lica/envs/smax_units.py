@@ -108,7 +108,8 @@ class UnitSMAX(SMAX):
     """SMAX with colossi, medivacs, flying units, SMAC's reward and battle-only termination."""
 
     def __init__(self, reward_win=200.0, reward_death_value=10.0, reward_scale_rate=20.0,
-                 terrain=None, team_centres=None, attack_point=None, attack_orders=False, **kwargs):
+                 terrain=None, team_centres=None, attack_point=None, attack_orders=False,
+                 observe_enemies=True, **kwargs):
         """``terrain`` (a ``lica.envs.terrain.Terrain`` or None for SMAX's open map) blocks
         movement; ``team_centres`` ``((x, y), (x, y))`` are the centres of the allies' and the
         enemies' start squares (SMAX's: a quarter of the map from each side); ``attack_point``
@@ -117,7 +118,8 @@ class UnitSMAX(SMAX):
         interface: an attack (or heal) is available on any valid target within
         ``SMAC_SHOOT_RANGE``, and a unit whose weapon does not reach it walks at it first, as
         StarCraft II carries out the order; False: SMAX's, the target must be in the weapon's
-        range."""
+        range. ``observe_enemies=False``: ``get_obs`` (which ``reset`` and every step end with)
+        builds the allies' observations only, for a caller that builds the enemies' itself."""
         super().__init__(
             unit_type_names=[row[0] for row in UNIT_TYPES],
             unit_type_shorthands=[row[1] for row in UNIT_TYPES],
@@ -140,6 +142,7 @@ class UnitSMAX(SMAX):
         splashes = [] if types is None else [i for i, t in enumerate(types.tolist()) if splash[t] > 0]
         self.splashers = jnp.array(splashes, dtype=jnp.int32)
         self.terrain, self.attack_point, self.attack_orders = terrain, attack_point, attack_orders
+        self.observers = range(self.num_agents if observe_enemies else self.num_allies)
         smax_centres = ((self.map_width / 4, self.map_height / 2), (self.map_width * 3 / 4, self.map_height / 2))
         self.team_centres = jnp.array(team_centres or smax_centres, dtype=jnp.float32)
         self.reward_win, self.reward_death_value = reward_win, reward_death_value
@@ -391,11 +394,16 @@ class UnitSMAX(SMAX):
         rows = [[j for j in range(n) if j != i] for i in range(n)]
         return jnp.array([r if i < self.num_allies else r[::-1] for i, r in enumerate(rows)])
 
-    def get_obs_unit_list(self, state):
-        """SMAX's observations, the same numbers as its per-pair ``_observe_features`` (with
-        readiness in slot 6) but built feature by feature over all pairs at once: on
-        2c_vs_64zg (66 units) this is most of a step's cost."""
-        i, j = jnp.arange(self.num_agents)[:, None], self.others()
+    def get_obs(self, state):
+        """The observations of the ``observers`` (every unit, or the allies alone)."""
+        return self.get_obs_unit_list(state, self.observers)
+
+    def get_obs_unit_list(self, state, units=None):
+        """SMAX's observations of ``units`` (default: all), the same numbers as its per-pair
+        ``_observe_features`` (with readiness in slot 6) but built feature by feature over all
+        pairs at once: on 2c_vs_64zg (66 units) this is most of a step's cost."""
+        units = range(self.num_agents) if units is None else units
+        i, j = jnp.array(units)[:, None], self.others()[jnp.array(units)]
         types, pos = state.unit_types, state.unit_positions
         sight = self.unit_type_sight_ranges[types[i]]
         sees_actions = ((i >= self.num_allies) == (j >= self.num_allies)) | self.see_enemy_actions
@@ -409,10 +417,10 @@ class UnitSMAX(SMAX):
             jax.nn.one_hot(types[j], self.unit_type_bits),
         ], axis=-1)
         visible = (jnp.linalg.norm(pos[j] - pos[i], axis=-1) < sight) & state.unit_alive[i] & state.unit_alive[j]
-        features = jnp.where(visible[..., None], features, 0.0).reshape(self.num_agents, -1)
-        own = jax.vmap(self._get_own_features, in_axes=(None, 0))(state, jnp.arange(self.num_agents))
+        features = jnp.where(visible[..., None], features, 0.0).reshape(len(units), -1)
+        own = jax.vmap(self._get_own_features, in_axes=(None, 0))(state, jnp.array(units))
         obs = jnp.concatenate([features, own], axis=-1)
-        return {agent: obs[self.agent_ids[agent]] for agent in self.agents}
+        return {self.agents[u]: obs[k] for k, u in enumerate(units)}
 
     def get_world_state(self, state):
         """SMAX's ``world_state`` layout (per unit: health, x, y, cooldown, type bits; then teams,
@@ -433,8 +441,10 @@ class HeuristicEnemyUnitSMAX(HeuristicEnemySMAX):
     medivacs heal (the nearest injured visible ally) or follow (the nearest ally) instead."""
 
     def __init__(self, enemy_shoots=True, attack_mode="closest", **env_kwargs):
-        # what EnemySMAX.__init__ and HeuristicEnemySMAX.__init__ set, around a UnitSMAX
-        self._env = UnitSMAX(**env_kwargs)
+        # what EnemySMAX.__init__ and HeuristicEnemySMAX.__init__ set, around a UnitSMAX; the
+        # enemies' observations are built where their heuristic acts (``step_env``), so the end
+        # of a step builds the allies' alone (2c_vs_64zg: 2 of 66 units)
+        self._env = UnitSMAX(observe_enemies=False, **env_kwargs)
         self.num_agents = self.num_allies = self._env.num_allies
         self.num_enemies = self._env.num_enemies
         self.agents = [f"ally_{i}" for i in range(self.num_agents)]
