@@ -228,12 +228,15 @@ def test_fast_observations_and_collisions_equal_smax_per_pair_ones(name):
     assert np.count_nonzero(fast["ally_0"]) > 0.3 * fast["ally_0"].size  # most units are in sight
     for agent in sim.agents:
         np.testing.assert_allclose(fast[agent], reference[agent], atol=1e-6)
-    # where the enemies' observations are built elsewhere (HeuristicEnemyUnitSMAX), the allies'
-    # alone: the same rows, to the bit
-    allies = jax.jit(UnitSMAX(scenario=smac.SCENARIOS[name], observe_enemies=False).get_obs)(state)
-    assert list(allies) == sim.agents[: sim.num_allies]
-    for agent in allies:
-        np.testing.assert_array_equal(allies[agent], fast[agent])
+    # where the enemies are played elsewhere (HeuristicEnemyUnitSMAX), the allies' alone: the
+    # same rows, to the bit
+    allies_only = UnitSMAX(scenario=smac.SCENARIOS[name], allies_only=True)
+    avail = jax.jit(sim.get_avail_actions)(state)
+    for full, part in [(fast, jax.jit(allies_only.get_obs)(state)),
+                       (avail, jax.jit(allies_only.get_avail_actions)(state))]:
+        assert list(part) == sim.agents[: sim.num_allies]
+        for agent in part:
+            np.testing.assert_array_equal(part[agent], full[agent])
     if name == "2c_vs_64zg":  # no flying units: SMAX's own collisions apply unchanged
         np.testing.assert_allclose(sim._push_units_away(state).unit_positions,
                                    SMAX._push_units_away(sim, state).unit_positions, atol=1e-5)

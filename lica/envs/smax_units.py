@@ -109,7 +109,7 @@ class UnitSMAX(SMAX):
 
     def __init__(self, reward_win=200.0, reward_death_value=10.0, reward_scale_rate=20.0,
                  terrain=None, team_centres=None, attack_point=None, attack_orders=False,
-                 observe_enemies=True, **kwargs):
+                 allies_only=False, **kwargs):
         """``terrain`` (a ``lica.envs.terrain.Terrain`` or None for SMAX's open map) blocks
         movement; ``team_centres`` ``((x, y), (x, y))`` are the centres of the allies' and the
         enemies' start squares (SMAX's: a quarter of the map from each side); ``attack_point``
@@ -118,8 +118,9 @@ class UnitSMAX(SMAX):
         interface: an attack (or heal) is available on any valid target within
         ``SMAC_SHOOT_RANGE``, and a unit whose weapon does not reach it walks at it first, as
         StarCraft II carries out the order; False: SMAX's, the target must be in the weapon's
-        range. ``observe_enemies=False``: ``get_obs`` (which ``reset`` and every step end with)
-        builds the allies' observations only, for a caller that builds the enemies' itself."""
+        range. ``allies_only``: ``get_obs`` (which ``reset`` and every step end with) and
+        ``get_avail_actions`` cover the allies alone, for a caller that plays the enemies
+        itself."""
         super().__init__(
             unit_type_names=[row[0] for row in UNIT_TYPES],
             unit_type_shorthands=[row[1] for row in UNIT_TYPES],
@@ -142,7 +143,7 @@ class UnitSMAX(SMAX):
         splashes = [] if types is None else [i for i, t in enumerate(types.tolist()) if splash[t] > 0]
         self.splashers = jnp.array(splashes, dtype=jnp.int32)
         self.terrain, self.attack_point, self.attack_orders = terrain, attack_point, attack_orders
-        self.observers = range(self.num_agents if observe_enemies else self.num_allies)
+        self.covered = range(self.num_allies if allies_only else self.num_agents)
         smax_centres = ((self.map_width / 4, self.map_height / 2), (self.map_width * 3 / 4, self.map_height / 2))
         self.team_centres = jnp.array(team_centres or smax_centres, dtype=jnp.float32)
         self.reward_win, self.reward_death_value = reward_win, reward_death_value
@@ -239,14 +240,16 @@ class UnitSMAX(SMAX):
 
     @partial(jax.jit, static_argnums=(0,))
     def get_avail_actions(self, state):
+        """Each ``covered`` unit's available actions (moves while alive, stop, attack slots)."""
+        units = jnp.array(self.covered)
         targets, exists = self.slot_targets(state.unit_types)
-        reach = self.order_reach(state)[:, None]
-        shootable = self.can_target(state, jnp.arange(self.num_agents)[:, None], targets, reach) & exists
-        moves = jnp.repeat(state.unit_alive[:, None], self.num_movement_actions - 1, 1)
-        stop = jnp.ones((self.num_agents, 1), dtype=bool)
+        reach = self.order_reach(state)[units, None]
+        shootable = self.can_target(state, units[:, None], targets[units], reach) & exists[units]
+        moves = jnp.repeat(state.unit_alive[units, None], self.num_movement_actions - 1, 1)
+        stop = jnp.ones((len(units), 1), dtype=bool)
         masks = jnp.concatenate([moves, stop, shootable], 1).astype(jnp.uint8)
         width = {0: self.num_ally_actions, 1: self.num_enemy_actions}
-        return {a: masks[i, : width[int(i >= self.num_allies)]] for a, i in self.agent_ids.items()}
+        return {self.agents[u]: masks[k, : width[int(u >= self.num_allies)]] for k, u in enumerate(self.covered)}
 
     # ----- one world step (1/16 s) -----------------------------------------------------------
 
@@ -395,8 +398,8 @@ class UnitSMAX(SMAX):
         return jnp.array([r if i < self.num_allies else r[::-1] for i, r in enumerate(rows)])
 
     def get_obs(self, state):
-        """The observations of the ``observers`` (every unit, or the allies alone)."""
-        return self.get_obs_unit_list(state, self.observers)
+        """The observations of the ``covered`` units (every unit, or the allies alone)."""
+        return self.get_obs_unit_list(state, self.covered)
 
     def get_obs_unit_list(self, state, units=None):
         """SMAX's observations of ``units`` (default: all), the same numbers as its per-pair
@@ -443,8 +446,9 @@ class HeuristicEnemyUnitSMAX(HeuristicEnemySMAX):
     def __init__(self, enemy_shoots=True, attack_mode="closest", **env_kwargs):
         # what EnemySMAX.__init__ and HeuristicEnemySMAX.__init__ set, around a UnitSMAX; the
         # enemies' observations are built where their heuristic acts (``step_env``), so the end
-        # of a step builds the allies' alone (2c_vs_64zg: 2 of 66 units)
-        self._env = UnitSMAX(observe_enemies=False, **env_kwargs)
+        # of a step builds the allies' alone (2c_vs_64zg: 2 of 66 units), and their actions
+        # need no availability
+        self._env = UnitSMAX(allies_only=True, **env_kwargs)
         self.num_agents = self.num_allies = self._env.num_allies
         self.num_enemies = self._env.num_enemies
         self.agents = [f"ally_{i}" for i in range(self.num_agents)]
