@@ -406,7 +406,8 @@ class UnitSMAX(SMAX):
         ``_observe_features`` (with readiness in slot 6) but built feature by feature over all
         pairs at once: on 2c_vs_64zg (66 units) this is most of a step's cost."""
         units = range(self.num_agents) if units is None else units
-        i, j = jnp.array(units)[:, None], self.others()[jnp.array(units)]
+        rows = jnp.array(units)
+        i, j = rows[:, None], self.others()[rows]
         types, pos = state.unit_types, state.unit_positions
         sight = self.unit_type_sight_ranges[types[i]]
         sees_actions = ((i >= self.num_allies) == (j >= self.num_allies)) | self.see_enemy_actions
@@ -421,7 +422,7 @@ class UnitSMAX(SMAX):
         ], axis=-1)
         visible = (jnp.linalg.norm(pos[j] - pos[i], axis=-1) < sight) & state.unit_alive[i] & state.unit_alive[j]
         features = jnp.where(visible[..., None], features, 0.0).reshape(len(units), -1)
-        own = jax.vmap(self._get_own_features, in_axes=(None, 0))(state, jnp.array(units))
+        own = jax.vmap(self._get_own_features, in_axes=(None, 0))(state, rows)
         obs = jnp.concatenate([features, own], axis=-1)
         return {self.agents[u]: obs[k] for k, u in enumerate(units)}
 
