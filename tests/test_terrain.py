@@ -87,3 +87,28 @@ def test_without_terrain_the_map_is_smax_open_map():
     centres = [es.state.unit_positions[:2].mean(0), es.state.unit_positions[2:].mean(0)]
     np.testing.assert_allclose(centres, [[8, 16], [24, 16]], atol=1.5)
     assert smac.make("2s3z").sim.terrain is None  # maps without a layout keep SMAX's
+
+
+def test_only_the_wall_inside_the_map_is_a_cliff(terrain):
+    wall = terrain.box_cliff
+    assert int(wall.sum()) == 1
+    np.testing.assert_allclose(terrain.box_centre[wall][0], [16.0, 12.5])
+    # a colossus pressed into the wall passes over it only as a cliff walker; the map's edge
+    # holds everyone
+    pos, radius = jnp.array([[16.5, 13.5], [16.5, 13.5], [-0.2, 10.0]]), jnp.array([1.0, 1.0, 1.0])
+    out = terrain.push_out(pos, radius, jnp.array([False, True, True]))
+    np.testing.assert_allclose(out, [[16.5, 14.0], [16.5, 13.5], [1.0, 10.0]], atol=1e-5)
+
+
+@pytest.mark.parametrize("cliff_walk", [False, True])
+def test_colossi_stand_on_the_wall_only_with_cliff_walk(cliff_walk):
+    """Colossi set down on the wall, clear of the zerglings, stay there for a step with
+    ``cliff_walk`` (StarCraft II's colossi walk over cliffs) and are pushed off it without."""
+    env = smac.make("2c_vs_64zg", cliff_walk=cliff_walk)
+    *_, es = env.reset(KEY)
+    on_wall = jnp.array([[6.0, 12.5], [9.0, 12.5]])
+    es = es.replace(state=es.state.replace(unit_positions=es.state.unit_positions.at[:2].set(on_wall)))
+    *_, es = jax.jit(env.step)(KEY, es, jnp.array([STOP, STOP]))
+    y = es.state.unit_positions[:2, 1]
+    off_the_wall = (y >= 13.0 + 1.0 - 1e-4) | (y <= 12.0 - 1.0 + 1e-4)  # radius 1 from its faces
+    assert bool(jnp.all(y == 12.5)) if cliff_walk else bool(jnp.all(off_the_wall)), y

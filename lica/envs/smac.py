@@ -73,6 +73,9 @@ DEFAULT_ARGS = dict(
     # SMAC's attack orders for the allies: any target within 6 can be attacked and a unit out of
     # its weapon's range walks to it (StarCraft II's behaviour); False: SMAX's, in range only
     attack_orders=False,
+    # 2c_vs_64zg's colossi walk over its wall as StarCraft II's walk over cliffs; False: the wall
+    # stops every unit, as in SMAClite (docs/smac.md)
+    cliff_walk=False,
 )
 
 TEAM_COLORS = ("tab:blue", "tab:red")

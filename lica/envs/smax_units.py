@@ -26,7 +26,8 @@ observation layout, same action encoding) and ``HeuristicEnemyUnitSMAX`` subclas
 * The heuristic enemy ignores targets it cannot hit, and its medivacs heal the nearest injured
   visible ally (or follow the nearest ally) instead of attacking.
 * Terrain (``lica.envs.terrain``), where a map has it (2c_vs_64zg), stops movement, and the
-  heuristic enemy walks around it along shortest paths.
+  heuristic enemy walks around it along shortest paths. With ``cliff_walk``, colossi pass over
+  the cliffs within the map (its wall), as StarCraft II's colossi walk up and down cliffs.
 * Unlike SMAC: no terrain on the other maps, no armor or attribute bonuses for SMAX's six
   types, no shield regeneration, per-type ranges instead of SMAC's uniform 6 / 9, the colossus
   beam is a disc around its target, each enemy's health loss is clipped at 0 (SMAC takes
@@ -83,6 +84,7 @@ ENERGY_REGEN = 0.7875  # energy per second
 _FLYING = (MEDIVAC,)
 _ANTI_AIR = (MARINE, STALKER, HYDRALISK)
 _BIOLOGICAL = (MARINE, MARAUDER, ZEALOT, ZERGLING, HYDRALISK)
+_CLIFF_WALKERS = (COLOSSUS,)
 
 
 def _flags(types):
@@ -109,7 +111,7 @@ class UnitSMAX(SMAX):
 
     def __init__(self, reward_win=200.0, reward_death_value=10.0, reward_scale_rate=20.0,
                  terrain=None, team_centres=None, attack_point=None, attack_orders=False,
-                 allies_only=False, **kwargs):
+                 allies_only=False, cliff_walk=False, **kwargs):
         """``terrain`` (a ``lica.envs.terrain.Terrain`` or None for SMAX's open map) blocks
         movement; ``team_centres`` ``((x, y), (x, y))`` are the centres of the allies' and the
         enemies' start squares (SMAX's: a quarter of the map from each side); ``attack_point``
@@ -120,7 +122,7 @@ class UnitSMAX(SMAX):
         StarCraft II carries out the order; False: SMAX's, the target must be in the weapon's
         range. ``allies_only``: ``get_obs`` (which ``reset`` and every step end with) and
         ``get_avail_actions`` cover the allies alone, for a caller that plays the enemies
-        itself."""
+        itself. ``cliff_walk``: colossi pass over the terrain's cliffs (``Terrain.box_cliff``)."""
         super().__init__(
             unit_type_names=[row[0] for row in UNIT_TYPES],
             unit_type_shorthands=[row[1] for row in UNIT_TYPES],
@@ -134,6 +136,7 @@ class UnitSMAX(SMAX):
         self.unit_type_flying = _flags(_FLYING)
         self.unit_type_anti_air = _flags(_ANTI_AIR)
         self.unit_type_biological = _flags(_BIOLOGICAL)
+        self.unit_type_over_cliffs = _flags(_CLIFF_WALKERS if cliff_walk else ())
         self.unit_type_armor, self.unit_type_shields = _per_type(ARMOR), _per_type(SHIELDS)
         self.unit_type_light, self.unit_type_light_bonus = _flags(LIGHT), _per_type(LIGHT_BONUS)
         self.unit_type_hits = _per_type(HITS_PER_ATTACK, 1.0)
@@ -339,7 +342,7 @@ class UnitSMAX(SMAX):
         shift = jnp.stack([jnp.sum(dx * overlap, axis=1), jnp.sum(dy * overlap, axis=1)], axis=-1)
         pos = state.unit_positions + firmness * shift / 2
         if self.terrain is not None:  # after this world step's moves and pushes, out of any wall
-            pos = self.terrain.push_out(pos, radius)
+            pos = self.terrain.push_out(pos, radius, self.unit_type_over_cliffs[state.unit_types])
         return state.replace(unit_positions=jnp.where(state.unit_alive[:, None], pos, state.unit_positions))
 
     # ----- outcome and reward ------------------------------------------------------------------

@@ -13,6 +13,9 @@ ravine that the colossi shoot across. ``Terrain`` adds that to ``UnitSMAX``:
   built.
 
 Ranged attacks and sight are not blocked: StarCraft II's units shoot across unpathable ground.
+Blocked boxes clear of the map's edge are *cliffs* (``box_cliff``): with ``over_cliffs``,
+``push_out`` lets a unit pass them, as StarCraft II's colossi walk up and down cliffs
+(``UnitSMAX(cliff_walk=True)``); path finding keeps them blocked for everyone else.
 """
 
 import jax
@@ -96,6 +99,9 @@ class Terrain:
         self.neighbours, self.allowed = jnp.asarray(index), jnp.asarray(allowed)
         low, high = _boxes(blocked)
         self.box_centre, self.box_half = jnp.asarray((low + high) / 2), jnp.asarray((high - low) / 2)
+        # a box clear of the map's edge is a cliff within the map (the ravine's wall), which
+        # StarCraft II's colossi walk over; the boxes on the edge bound the map for every unit
+        self.box_cliff = jnp.asarray(np.all((low > 0) & (high < [self.width, self.height]), axis=-1))
 
     def tile(self, pos):
         """Index of the tile under each position ``[..., 2]`` (clipped to the map)."""
@@ -103,10 +109,11 @@ class Terrain:
         y = jnp.clip(jnp.floor(pos[..., 1]), 0, self.height - 1).astype(jnp.int32)
         return y * self.width + x
 
-    def _clearance(self, pos):
+    def _clearance(self, pos, over_cliffs=None):
         """For every disc and blocked box ``[..., boxes]``: the signed distance from the box to
         the disc's centre (negative inside it), and the direction that leads out of the box
-        fastest (away from its nearest point; from inside, through its nearest face)."""
+        fastest (away from its nearest point; from inside, through its nearest face). For the
+        discs where ``over_cliffs [...]`` is True, cliffs are out of the way (infinitely far)."""
         offset = pos[..., None, :] - self.box_centre
         excess = jnp.abs(offset) - self.box_half  # per axis: how far beyond the box's faces
         beyond = jnp.maximum(excess, 0.0)
@@ -115,25 +122,31 @@ class Terrain:
         sign = jnp.where(offset < 0, -1.0, 1.0)
         from_point = beyond * sign / jnp.maximum(outside, 1e-6)[..., None]
         through_face = jax.nn.one_hot(jnp.argmax(excess, axis=-1), 2) * sign
-        return outside + inside, jnp.where((outside > 0)[..., None], from_point, through_face)
+        distance = outside + inside
+        if over_cliffs is not None:
+            distance = jnp.where(over_cliffs[..., None] & self.box_cliff, jnp.inf, distance)
+        return distance, jnp.where((outside > 0)[..., None], from_point, through_face)
 
-    def fits(self, pos, radius):
-        """Whether a disc of ``radius`` at ``pos`` stays on the map and off blocked tiles."""
-        distance, _ = self._clearance(pos)
+    def fits(self, pos, radius, over_cliffs=None):
+        """Whether a disc of ``radius`` at ``pos`` stays on the map and off blocked tiles (off
+        the cliffs too, unless ``over_cliffs``)."""
+        distance, _ = self._clearance(pos, over_cliffs)
         return jnp.all(distance >= radius[..., None] - TOUCH, axis=-1)
 
-    def _push_out_once(self, pos, radius):
-        distance, direction = self._clearance(pos)
+    def _push_out_once(self, pos, radius, over_cliffs):
+        distance, direction = self._clearance(pos, over_cliffs)
         depth = jax.nn.relu(radius[..., None] - distance)
         deepest = jax.nn.one_hot(jnp.argmax(depth, axis=-1), depth.shape[-1]) * depth
         return pos + jnp.sum(direction * deepest[..., None], axis=-2)
 
-    def push_out(self, pos, radius):
+    def push_out(self, pos, radius, over_cliffs=None):
         """Discs ``[..., 2]`` moved straight out of the blocked box that cuts deepest into them,
         twice (for corners): a unit pressing on a wall glides along it and rounds its corner.
         Correct as long as a unit moves less than its radius between calls (a zergling moves
-        0.26 per 1/16 s world step, radius 0.375)."""
-        return self._push_out_once(self._push_out_once(pos, radius), radius)
+        0.26 per 1/16 s world step, radius 0.375). The discs where ``over_cliffs [...]`` is True
+        pass over cliffs (``box_cliff``) and are held by the map's edge only."""
+        once = lambda p: self._push_out_once(p, radius, over_cliffs)
+        return once(once(pos))
 
     def waypoint(self, pos, target):
         """Where a unit at ``pos`` should head to reach ``target`` (``[..., 2]``) along the
