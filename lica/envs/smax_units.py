@@ -136,7 +136,8 @@ class UnitSMAX(SMAX):
         self.unit_type_flying = _flags(_FLYING)
         self.unit_type_anti_air = _flags(_ANTI_AIR)
         self.unit_type_biological = _flags(_BIOLOGICAL)
-        self.unit_type_over_cliffs = _flags(_CLIFF_WALKERS if cliff_walk else ())
+        # None without cliff_walk: push_out then skips the cliff test in every world step
+        self.unit_type_over_cliffs = _flags(_CLIFF_WALKERS) if cliff_walk else None
         self.unit_type_armor, self.unit_type_shields = _per_type(ARMOR), _per_type(SHIELDS)
         self.unit_type_light, self.unit_type_light_bonus = _flags(LIGHT), _per_type(LIGHT_BONUS)
         self.unit_type_hits = _per_type(HITS_PER_ATTACK, 1.0)
@@ -342,7 +343,8 @@ class UnitSMAX(SMAX):
         shift = jnp.stack([jnp.sum(dx * overlap, axis=1), jnp.sum(dy * overlap, axis=1)], axis=-1)
         pos = state.unit_positions + firmness * shift / 2
         if self.terrain is not None:  # after this world step's moves and pushes, out of any wall
-            pos = self.terrain.push_out(pos, radius, self.unit_type_over_cliffs[state.unit_types])
+            over = None if self.unit_type_over_cliffs is None else self.unit_type_over_cliffs[state.unit_types]
+            pos = self.terrain.push_out(pos, radius, over)
         return state.replace(unit_positions=jnp.where(state.unit_alive[:, None], pos, state.unit_positions))
 
     # ----- outcome and reward ------------------------------------------------------------------

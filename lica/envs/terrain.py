@@ -127,10 +127,9 @@ class Terrain:
             distance = jnp.where(over_cliffs[..., None] & self.box_cliff, jnp.inf, distance)
         return distance, jnp.where((outside > 0)[..., None], from_point, through_face)
 
-    def fits(self, pos, radius, over_cliffs=None):
-        """Whether a disc of ``radius`` at ``pos`` stays on the map and off blocked tiles (off
-        the cliffs too, unless ``over_cliffs``)."""
-        distance, _ = self._clearance(pos, over_cliffs)
+    def fits(self, pos, radius):
+        """Whether a disc of ``radius`` at ``pos`` stays on the map and off blocked tiles."""
+        distance, _ = self._clearance(pos)
         return jnp.all(distance >= radius[..., None] - TOUCH, axis=-1)
 
     def _push_out_once(self, pos, radius, over_cliffs):
