@@ -42,6 +42,7 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax.struct import dataclass
 from jaxmarl.environments.smax import HeuristicEnemySMAX
 from jaxmarl.environments.smax.distributions import UniformUnitTypeDistribution
@@ -141,10 +142,13 @@ class UnitSMAX(SMAX):
         self.unit_type_armor, self.unit_type_shields = _per_type(ARMOR), _per_type(SHIELDS)
         self.unit_type_light, self.unit_type_light_bonus = _flags(LIGHT), _per_type(LIGHT_BONUS)
         self.unit_type_hits = _per_type(HITS_PER_ATTACK, 1.0)
-        # units whose attack splashes: fixed by the scenario (random scenarios draw no colossus)
-        types = self.scenario if self.scenario is not None and not self.smacv2_unit_type_generation else None
+        # each unit's type where the scenario fixes it (None: drawn per battle), so that a step
+        # computes only what its units can do; units whose attack splashes (random scenarios
+        # draw no colossus)
+        fixed = self.scenario is not None and not self.smacv2_unit_type_generation
+        self.fixed_types = self.scenario.tolist() if fixed else None
         splash = self.unit_type_splash.tolist()
-        splashes = [] if types is None else [i for i, t in enumerate(types.tolist()) if splash[t] > 0]
+        splashes = [] if not fixed else [i for i, t in enumerate(self.fixed_types) if splash[t] > 0]
         self.splashers = jnp.array(splashes, dtype=jnp.int32)
         self.terrain, self.attack_point, self.attack_orders = terrain, attack_point, attack_orders
         self.covered = range(self.num_allies if allies_only else self.num_agents)
@@ -529,10 +533,22 @@ class HeuristicEnemyUnitSMAX(HeuristicEnemySMAX):
         foes = foes.at[:, 1:3].set(jnp.where(walk[:, None], path / sight, foes[:, 1:3]))
         return jnp.concatenate([mates.reshape(-1), foes.reshape(-1), obs[blocks.size:]])
 
+    def _may_be(self, team: int, flags) -> bool:
+        """Whether a unit of ``team`` (0 allies, 1 enemies) may have a type where ``flags`` (per
+        type) is True: False only where the scenario's fixed types rule it out, so that a step
+        skips work that could change no action."""
+        env = self._env
+        if env.fixed_types is None:
+            return True
+        types = env.fixed_types[env.num_allies:] if team else env.fixed_types[: env.num_allies]
+        return bool(np.any(np.asarray(flags)[types]))
+
     def get_enemy_actions(self, key, policy_state, enemy_obs):
         env = self._env
         own_type = jnp.argmax(enemy_obs[:, -env.unit_type_bits:], axis=-1)
-        visible = jax.vmap(self._hide_unhittable)(enemy_obs, own_type)
+        visible = enemy_obs
+        if self._may_be(0, env.unit_type_flying) and self._may_be(1, ~np.asarray(env.unit_type_anti_air)):
+            visible = jax.vmap(self._hide_unhittable)(enemy_obs, own_type)
         own = jax.vmap(self._own_position)(enemy_obs)
         if env.terrain is not None:
             visible = jax.vmap(self._route)(visible, own_type, own)
@@ -542,7 +558,8 @@ class HeuristicEnemyUnitSMAX(HeuristicEnemySMAX):
                 point = env.terrain.waypoint(own, point)
             policy_state = policy_state.replace(default_target=point)
         actions, policy_state = super().get_enemy_actions(key, policy_state, visible)
-        heal = jax.vmap(self.medivac_action)(enemy_obs, jnp.arange(self.num_enemies))
-        healer = env.unit_type_is_healer[own_type]
-        actions = {a: jnp.where(healer[i], heal[i], actions[a]) for i, a in enumerate(self.enemy_agents)}
+        if self._may_be(1, env.unit_type_is_healer):
+            heal = jax.vmap(self.medivac_action)(enemy_obs, jnp.arange(self.num_enemies))
+            healer = env.unit_type_is_healer[own_type]
+            actions = {a: jnp.where(healer[i], heal[i], actions[a]) for i, a in enumerate(self.enemy_agents)}
         return actions, policy_state

@@ -118,10 +118,13 @@ class Terrain:
         excess = jnp.abs(offset) - self.box_half  # per axis: how far beyond the box's faces
         beyond = jnp.maximum(excess, 0.0)
         outside = jnp.linalg.norm(beyond, axis=-1)
-        inside = jnp.minimum(jnp.max(excess, axis=-1), 0.0)
+        # the two axes compared elementwise, not reduced: on CPU each reduction over this
+        # length-2 axis is a library call, and these are most of a 2c_vs_64zg world step
+        x_beyond, y_beyond = excess[..., 0], excess[..., 1]
+        inside = jnp.minimum(jnp.maximum(x_beyond, y_beyond), 0.0)
         sign = jnp.where(offset < 0, -1.0, 1.0)
         from_point = beyond * sign / jnp.maximum(outside, 1e-6)[..., None]
-        through_face = jax.nn.one_hot(jnp.argmax(excess, axis=-1), 2) * sign
+        through_face = jnp.stack([x_beyond >= y_beyond, x_beyond < y_beyond], axis=-1) * sign  # argmax's tie: x
         distance = outside + inside
         if over_cliffs is not None:
             distance = jnp.where(over_cliffs[..., None] & self.box_cliff, jnp.inf, distance)
@@ -135,8 +138,9 @@ class Terrain:
     def _push_out_once(self, pos, radius, over_cliffs):
         distance, direction = self._clearance(pos, over_cliffs)
         depth = jax.nn.relu(radius[..., None] - distance)
-        deepest = jax.nn.one_hot(jnp.argmax(depth, axis=-1), depth.shape[-1]) * depth
-        return pos + jnp.sum(direction * deepest[..., None], axis=-2)
+        deepest = jnp.argmax(depth, axis=-1)[..., None]  # picked, not summed over the boxes (as above)
+        return pos + jnp.take_along_axis(direction, deepest[..., None], -2)[..., 0, :] * jnp.take_along_axis(
+            depth, deepest, -1)
 
     def push_out(self, pos, radius, over_cliffs=None):
         """Discs ``[..., 2]`` moved straight out of the blocked box that cuts deepest into them,
