@@ -120,11 +120,11 @@ class Terrain:
         outside = jnp.linalg.norm(beyond, axis=-1)
         # the two axes compared elementwise, not reduced: on CPU each reduction over this
         # length-2 axis is a library call, and these are most of a 2c_vs_64zg world step
-        x_beyond, y_beyond = excess[..., 0], excess[..., 1]
-        inside = jnp.minimum(jnp.maximum(x_beyond, y_beyond), 0.0)
+        x_excess, y_excess = excess[..., 0], excess[..., 1]
+        inside = jnp.minimum(jnp.maximum(x_excess, y_excess), 0.0)
         sign = jnp.where(offset < 0, -1.0, 1.0)
         from_point = beyond * sign / jnp.maximum(outside, 1e-6)[..., None]
-        through_face = jnp.stack([x_beyond >= y_beyond, x_beyond < y_beyond], axis=-1) * sign  # argmax's tie: x
+        through_face = jnp.stack([x_excess >= y_excess, x_excess < y_excess], axis=-1) * sign  # argmax's tie: x
         distance = outside + inside
         if over_cliffs is not None:
             distance = jnp.where(over_cliffs[..., None] & self.box_cliff, jnp.inf, distance)
