@@ -217,16 +217,16 @@ def test_heuristic_enemy_skips_only_what_changes_no_action(monkeypatch):
     env = HeuristicEnemyUnitSMAX(scenario=scenario([COLOSSUS, MARINE], [ZERGLING] * 4 + [MARAUDER]))
     sim = env._env
     healer, flying, lacks_anti_air = sim.unit_type_is_healer, sim.unit_type_flying, ~sim.unit_type_anti_air
-    assert not env._may_be(1, healer) and not env._may_be(0, flying) and env._may_be(1, lacks_anti_air)
-    assert HeuristicEnemyUnitSMAX(scenario=smac.SCENARIOS["MMM2"])._may_be(1, healer)
-    assert HeuristicEnemyUnitSMAX(scenario=None)._may_be(1, healer)  # types not fixed: nothing skipped
+    assert not sim.may_be(1, healer) and not sim.may_be(0, flying) and sim.may_be(1, lacks_anti_air)
+    assert UnitSMAX(scenario=smac.SCENARIOS["MMM2"]).may_be(1, healer)
+    assert UnitSMAX(scenario=None).may_be(1, healer)  # types not fixed: nothing skipped
     keys = jax.random.split(KEY, 64)
     states = jax.vmap(lambda k: staged(sim, jax.random.uniform(k, (7, 2), minval=10.0, maxval=22.0)))(keys)
     enemy_obs = jax.vmap(lambda st: jnp.stack([sim.get_obs_unit_list(st)[a] for a in env.enemy_agents]))(states)
     policy = jax.tree.map(lambda *x: jnp.stack(x), *[get_heuristic_policy_initial_state()] * 5)
     act = jax.vmap(lambda k, o: env.get_enemy_actions(k, policy, o)[0])
     skipped = act(keys, enemy_obs)
-    monkeypatch.setattr(HeuristicEnemyUnitSMAX, "_may_be", lambda self, team, flags: True)
+    monkeypatch.setattr(UnitSMAX, "may_be", lambda self, team, flags: True)
     full = act(keys, enemy_obs)
     assert all(np.array_equal(skipped[a], full[a]) for a in env.enemy_agents)
     assert len({int(x) for a in env.enemy_agents for x in full[a]}) > 2  # moves and attacks, not one action

@@ -160,6 +160,15 @@ class UnitSMAX(SMAX):
         self.unit_type_generator = UniformUnitTypeDistribution(
             self.num_allies, self.num_enemies, self.map_width, self.map_height, N_SMAX_TYPES)
 
+    def may_be(self, team: int, flags) -> bool:
+        """Whether a unit of ``team`` (0 allies, 1 enemies) may have a type where ``flags`` (per
+        type) is True: False only where the scenario's fixed types rule it out, so that a step
+        can skip work that could change nothing."""
+        if self.fixed_types is None:
+            return True
+        types = self.fixed_types[self.num_allies:] if team else self.fixed_types[: self.num_allies]
+        return bool(np.any(np.asarray(flags)[types]))
+
     # ----- reset -----------------------------------------------------------------------------
 
     def _start_positions(self, key):
@@ -533,21 +542,11 @@ class HeuristicEnemyUnitSMAX(HeuristicEnemySMAX):
         foes = foes.at[:, 1:3].set(jnp.where(walk[:, None], path / sight, foes[:, 1:3]))
         return jnp.concatenate([mates.reshape(-1), foes.reshape(-1), obs[blocks.size:]])
 
-    def _may_be(self, team: int, flags) -> bool:
-        """Whether a unit of ``team`` (0 allies, 1 enemies) may have a type where ``flags`` (per
-        type) is True: False only where the scenario's fixed types rule it out, so that a step
-        skips work that could change no action."""
-        env = self._env
-        if env.fixed_types is None:
-            return True
-        types = env.fixed_types[env.num_allies:] if team else env.fixed_types[: env.num_allies]
-        return bool(np.any(np.asarray(flags)[types]))
-
     def get_enemy_actions(self, key, policy_state, enemy_obs):
         env = self._env
         own_type = jnp.argmax(enemy_obs[:, -env.unit_type_bits:], axis=-1)
         visible = enemy_obs
-        if self._may_be(0, env.unit_type_flying) and self._may_be(1, ~np.asarray(env.unit_type_anti_air)):
+        if env.may_be(0, env.unit_type_flying) and env.may_be(1, ~np.asarray(env.unit_type_anti_air)):
             visible = jax.vmap(self._hide_unhittable)(enemy_obs, own_type)
         own = jax.vmap(self._own_position)(enemy_obs)
         if env.terrain is not None:
@@ -558,7 +557,7 @@ class HeuristicEnemyUnitSMAX(HeuristicEnemySMAX):
                 point = env.terrain.waypoint(own, point)
             policy_state = policy_state.replace(default_target=point)
         actions, policy_state = super().get_enemy_actions(key, policy_state, visible)
-        if self._may_be(1, env.unit_type_is_healer):
+        if env.may_be(1, env.unit_type_is_healer):
             heal = jax.vmap(self.medivac_action)(enemy_obs, jnp.arange(self.num_enemies))
             healer = env.unit_type_is_healer[own_type]
             actions = {a: jnp.where(healer[i], heal[i], actions[a]) for i, a in enumerate(self.enemy_agents)}
