@@ -126,6 +126,26 @@ def on_valid_rows(fn, params, mask, arrays, chunk: int, count=None):
     return jnp.zeros((n,) + ys.shape[1:], ys.dtype).at[order].set(ys, mode="drop").reshape(mask.shape + ys.shape[1:])
 
 
+def value_and_row_grad(fn):
+    """``fn(params, *rows, x) -> [k]``, each row's value computed from that row alone, turned into
+    ``(params, *rows, x) -> [k, 1 + D]``: each value beside its gradient with respect to its row
+    of ``x [k, D]``. One forward and one backward pass: rows being independent, a cotangent of
+    ones gives every row its own gradient. ``linearized`` puts the two back together."""
+    def value_and_grad(params, *rows):
+        *others, x = rows
+        values, vjp = jax.vjp(lambda x: fn(params, *others, x), x)
+        return jnp.concatenate([values[..., None], vjp(jnp.ones_like(values))[0]], axis=-1)
+    return value_and_grad
+
+
+def linearized(value_and_grad, x):
+    """The values of ``value_and_row_grad``'s ``[..., 1 + D]`` output, with ``x [..., D]`` (the
+    input they were computed at) as the way their gradient flows: exactly the values, and the
+    derivative with respect to ``x`` the stored gradient."""
+    value, grad = value_and_grad[..., 0], jax.lax.stop_gradient(value_and_grad[..., 1:])
+    return value + jnp.sum(grad * (x - jax.lax.stop_gradient(x)), axis=-1)
+
+
 def _chunk(arrays, start, chunk):
     return [jax.lax.dynamic_slice_in_dim(x, start, chunk) for x in arrays]
 

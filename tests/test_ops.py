@@ -128,3 +128,22 @@ def test_on_valid_rows_matches_the_dense_computation_and_its_gradients(count):
     grads = [jax.grad(lambda w, x: jnp.sum(f(w, x) ** 2), argnums=(0, 1))(w, x) for f in (packed, dense)]
     for got, want in zip(*grads):
         np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_value_and_row_grad_linearized_gives_the_values_and_gradients_of_the_function():
+    key_s, key_x, key_w = jax.random.split(jax.random.PRNGKey(1), 3)
+    states, x = jax.random.normal(key_s, (6, 4, 2)), jax.random.normal(key_x, (6, 4, 3))
+    w = jax.random.normal(key_w, (2, 3))
+
+    def fn(w, states, x):  # rows independent, nonlinear in x and in its product with the state
+        return jnp.sum(jnp.tanh(x * (states @ w)) ** 2, axis=-1)
+
+    def weighted(q):  # a cotangent that differs per row, as a masked mean's does
+        return jnp.sum(q * jnp.arange(24.0).reshape(6, 4))
+
+    def through_row_grads(x):
+        return ops.linearized(ops.value_and_row_grad(fn)(w, states, jax.lax.stop_gradient(x)), x)
+
+    np.testing.assert_array_equal(through_row_grads(x), fn(w, states, x))
+    np.testing.assert_allclose(jax.grad(lambda x: weighted(through_row_grads(x)))(x),
+                               jax.grad(lambda x: weighted(fn(w, states, x)))(x), rtol=1e-5, atol=1e-5)

@@ -141,13 +141,13 @@ def make(spec, config: Config) -> Algorithm:
 
     init_carry, act = softmax_actor(policy, a)
 
-    def critic_at(params, batch, states, joint, needed):
-        """The critic at every step ``[T, B]`` of ``states`` and ``joint`` (``[T, B, N * A]``),
-        computed only where ``needed`` when the batch says how many steps are valid (``critic_chunk``)."""
+    def critic_at(params, batch, states, joint, needed, fn=critic.apply):
+        """The critic (or ``fn`` of its parameters and inputs) at every step ``[T, B]`` of ``states``
+        and ``joint`` (``[T, B, N * A]``), computed only where ``needed`` when the batch says how
+        many steps are valid (``critic_chunk``)."""
         if not config.critic_chunk or batch.valid_steps is None:
-            return critic.apply(params, states, joint)
-        return ops.on_valid_rows(critic.apply, params, needed, [states, joint], config.critic_chunk,
-                                 batch.valid_steps)
+            return fn(params, states, joint)
+        return ops.on_valid_rows(fn, params, needed, [states, joint], config.critic_chunk, batch.valid_steps)
 
     def critic_step(state, batch):
         """Eq. 2 / A7: regress Q(s_t, u_t) on TD(lambda) targets of the target critic."""
@@ -174,8 +174,14 @@ def make(spec, config: Config) -> Algorithm:
         """Eq. 4 / A8 with Eq. 6: ascend Q(s, pi^1..pi^n) + entropy through the critic."""
         mask = batch.mask[:-1]
 
-        def critic_q(joint):  # the critic as it stands, on the batch's states
-            return critic_at(state.critic, batch, batch.state[:-1], joint.reshape(joint.shape[:2] + (n * a,)), mask)
+        def critic_q(joint):
+            """The critic as it stands at the batch's states, differentiable in ``joint``: each
+            step's gradient is computed with its value, in one pass over the steps (a backward
+            pass through the critic would run its forward pass again)."""
+            joint = joint.reshape(joint.shape[:2] + (n * a,))
+            q_and_grad = critic_at(state.critic, batch, batch.state[:-1], jax.lax.stop_gradient(joint), mask,
+                                   ops.value_and_row_grad(critic.apply))
+            return ops.linearized(q_and_grad, joint)
 
         def loss_fn(params):
             logits = unroll(policy, params, batch)[0][:-1]
