@@ -141,11 +141,14 @@ def make(spec, config: Config) -> Algorithm:
 
     init_carry, act = softmax_actor(policy, a)
 
+    def chunked(batch):  # the critic computed on the valid steps only (ops.on_valid_rows)
+        return bool(config.critic_chunk) and batch.valid_steps is not None
+
     def critic_at(params, batch, states, joint, needed, fn=critic.apply):
         """The critic (or ``fn`` of its parameters and inputs) at every step ``[T, B]`` of ``states``
         and ``joint`` (``[T, B, N * A]``), computed only where ``needed`` when the batch says how
         many steps are valid (``critic_chunk``)."""
-        if not config.critic_chunk or batch.valid_steps is None:
+        if not chunked(batch):
             return fn(params, states, joint)
         return ops.on_valid_rows(fn, params, needed, [states, joint], config.critic_chunk, batch.valid_steps)
 
@@ -175,10 +178,12 @@ def make(spec, config: Config) -> Algorithm:
         mask = batch.mask[:-1]
 
         def critic_q(joint):
-            """The critic as it stands at the batch's states, differentiable in ``joint``: each
-            step's gradient is computed with its value, in one pass over the steps (a backward
-            pass through the critic would run its forward pass again)."""
+            """The critic as it stands at the batch's states, differentiable in ``joint``. On the
+            valid steps only, each step's gradient is computed with its value, in one pass over
+            them (the chunks' backward pass would run the critic's forward pass again)."""
             joint = joint.reshape(joint.shape[:2] + (n * a,))
+            if not chunked(batch):
+                return critic_at(state.critic, batch, batch.state[:-1], joint, mask)
             q_and_grad = critic_at(state.critic, batch, batch.state[:-1], jax.lax.stop_gradient(joint), mask,
                                    ops.value_and_row_grad(critic.apply))
             return ops.linearized(q_and_grad, joint)
