@@ -113,6 +113,39 @@ def on_valid_rows(fn, params, mask, arrays, chunk: int, count=None):
     (``lica.trim.update_trimmed`` sets ``Batch.valid_steps`` so): the loops then stop at the
     same chunk for all. Gradients flow to ``params`` and to ``arrays`` (``_chunks``).
     """
+    rows, order, loops = _valid_rows(mask, arrays, chunk, count)
+    whole, rest = (_chunks(fn, size, params, rows, start, needed) for size, start, needed in loops)
+    return _scatter(whole + rest, order, mask)
+
+
+def value_and_grad_on_valid_rows(fn, row_loss, params, mask, arrays, extras, chunk: int, count=None):
+    """``on_valid_rows(fn, ...)``'s outputs ``y`` with the sum over the valid steps of
+    ``row_loss(y, *extras) [k]`` (``extras`` each ``[T, B, ...]``, like ``arrays``) and its
+    gradient in ``params``: ``(loss, y, grads)``. Chunk by chunk, each chunk's forward and
+    backward pass once (differentiating ``on_valid_rows`` runs each chunk's forward pass twice).
+    ``row_loss`` must be 0 on the zero rows that fill the last chunk (a weight of 0 there)."""
+    rows, order, loops = _valid_rows(mask, list(arrays) + list(extras), chunk, count)
+    inputs, extras = rows[:len(arrays)], rows[len(arrays):]
+    out = jax.eval_shape(fn, params, *_chunk(inputs, 0, chunk))
+    carry = (jnp.zeros((inputs[0].shape[0],) + out.shape[1:], out.dtype), jnp.zeros(()),
+             jax.tree.map(jnp.zeros_like, params))
+    for size, start, needed in loops:
+        def body(i, carry, size=size, start=start):
+            ys, loss, grads = carry
+            at = start + i * size
+            y, vjp = jax.vjp(lambda p: fn(p, *_chunk(inputs, at, size)), params)
+            terms, d_y = jax.value_and_grad(lambda y: jnp.sum(row_loss(y, *_chunk(extras, at, size))))(y)
+            return (jax.lax.dynamic_update_slice_in_dim(ys, y, at, 0), loss + terms,
+                    jax.tree.map(jnp.add, grads, vjp(d_y)[0]))
+
+        carry = jax.lax.fori_loop(0, needed, body, carry)
+    ys, loss, grads = carry
+    return loss, _scatter(ys, order, mask), grads
+
+
+def _valid_rows(mask, arrays, chunk: int, count):
+    """The valid steps of ``arrays`` gathered first (zero rows after them), their order, and the
+    two loops that cover them: ``(chunk size, first row, chunks)``, ``chunks_for``'s cut."""
     flat = mask.reshape(-1) > 0
     n = flat.shape[0]
     valid = jnp.sum(flat)
@@ -122,7 +155,12 @@ def on_valid_rows(fn, params, mask, arrays, chunk: int, count=None):
     order = jnp.where(jnp.arange(n) < valid, order, n)  # n: no step (read as zeros, never written)
     order = jnp.pad(order, (0, padded - n), constant_values=n)
     rows = [x.reshape((n,) + x.shape[mask.ndim:]).at[order].get(mode="fill", fill_value=0) for x in arrays]
-    ys = _chunks(fn, chunk, params, rows, 0, whole) + _chunks(fn, small, params, rows, whole * chunk, smalls)
+    return rows, order, [(chunk, 0, whole), (small, whole * chunk, smalls)]
+
+
+def _scatter(ys, order, mask):
+    """Gathered rows ``ys`` back to their steps ``[T, B, ...]``, zeros elsewhere."""
+    n = mask.size
     return jnp.zeros((n,) + ys.shape[1:], ys.dtype).at[order].set(ys, mode="drop").reshape(mask.shape + ys.shape[1:])
 
 

@@ -147,3 +147,26 @@ def test_value_and_row_grad_linearized_gives_the_values_and_gradients_of_the_fun
     np.testing.assert_array_equal(through_row_grads(x), fn(w, states, x))
     np.testing.assert_allclose(jax.grad(lambda x: weighted(through_row_grads(x)))(x),
                                jax.grad(lambda x: weighted(fn(w, states, x)))(x), rtol=1e-5, atol=1e-5)
+
+
+def test_value_and_grad_on_valid_rows_matches_the_dense_loss_and_its_gradient():
+    key_x, key_m, key_y = jax.random.split(jax.random.PRNGKey(2), 3)
+    x, targets = jax.random.normal(key_x, (7, 5, 3)), jax.random.normal(key_y, (7, 5))
+    mask = (jax.random.uniform(key_m, (7, 5)) > 0.5).astype(jnp.float32)
+    assert int(mask.sum()) % 4  # a partly filled last chunk, its fill rows weighted 0
+    w = jnp.array([0.5, -1.0, 2.0])
+
+    def fn(w, rows):
+        return jnp.tanh(rows @ w)
+
+    def dense(w):
+        y = jnp.where(mask > 0, fn(w, x), 0.0)
+        return ops.masked_mean((y - targets) ** 2, mask), y
+
+    weights = mask / mask.sum()
+    loss, y, grads = ops.value_and_grad_on_valid_rows(fn, lambda y, t, k: k * (y - t) ** 2, w, mask, [x],
+                                                      [targets, weights], chunk=4)
+    (want_loss, want_y), want_grads = jax.value_and_grad(dense, has_aux=True)(w)
+    np.testing.assert_allclose(loss, want_loss, rtol=1e-6)
+    np.testing.assert_array_equal(y, want_y)
+    np.testing.assert_allclose(grads, want_grads, rtol=1e-5, atol=1e-6)

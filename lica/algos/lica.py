@@ -161,11 +161,17 @@ def make(spec, config: Config) -> Algorithm:
                                         config.gamma, config.td_lambda)
         mask = batch.mask[:-1]
 
-        def loss_fn(params):
-            q = critic_at(params, batch, batch.state[:-1], taken[:-1], mask)
-            return ops.masked_mean((q - targets) ** 2, mask), q
+        if chunked(batch):  # the masked mean of (q - y)^2, each chunk's forward and backward pass once
+            weights = mask / jnp.maximum(jnp.sum(mask), 1.0)
+            loss, q, grads = ops.value_and_grad_on_valid_rows(
+                critic.apply, lambda q, y, w: w * (q - y) ** 2, state.critic, mask,
+                [batch.state[:-1], taken[:-1]], [targets, weights], config.critic_chunk, batch.valid_steps)
+        else:
+            def loss_fn(params):
+                q = critic.apply(params, batch.state[:-1], taken[:-1])
+                return ops.masked_mean((q - targets) ** 2, mask), q
 
-        (loss, q), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.critic)
+            (loss, q), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.critic)
         params, opt = ops.gradient_step(critic_tx, state.critic, state.critic_opt, grads)
         steps = state.critic_steps + 1
         target = ops.target_update(params, state.target_critic, steps % config.target_update_interval == 0)
