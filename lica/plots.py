@@ -112,6 +112,7 @@ def draw(panels: list[tuple[str, str, dict[str, Curve]]], stem, xlabel: str, sup
     labels = list(dict.fromkeys(label for _, _, curves in panels for label in curves))
     colors = {label: f"C{i % 10}" for i, label in enumerate(labels)}  # one color per label in every panel
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), squeeze=False)
+    beside = []  # legends drawn beside their axes
     for ax, (title, ylabel, curves) in zip(axes[0], panels):
         for label, curve in curves.items():
             if curve.seeds == 0:
@@ -124,7 +125,11 @@ def draw(panels: list[tuple[str, str, dict[str, Curve]]], stem, xlabel: str, sup
         if curves:  # beside the axes once it would hide the curves
             large = len(curves) > MAX_LEGEND_INSIDE or max(map(len, curves)) > MAX_LABEL_INSIDE
             outside = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0)} if large else {}
-            ax.legend(fontsize="small", **outside)
+            legend = ax.legend(fontsize="small", **outside)
+            # Left out of tight_layout, which would shrink the axes to nothing to make room for
+            # it; the saved image widens to hold it instead.
+            legend.set_in_layout(not large)
+            beside.extend([legend] if large else [])
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
@@ -132,6 +137,6 @@ def draw(panels: list[tuple[str, str, dict[str, Curve]]], stem, xlabel: str, sup
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
     for path in paths:
-        fig.savefig(path, dpi=150, bbox_inches="tight")
+        fig.savefig(path, dpi=150, bbox_inches="tight", bbox_extra_artists=beside)
     plt.close(fig)
     return paths
