@@ -13,5 +13,8 @@ if _SCHEDULER_FLAG not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_SCHEDULER_FLAG}=false".strip()
 
 from lica.api import Run, evaluate, train  # noqa: E402  (after the flag above: it must precede jax)
+from lica.threefry import unroll_on_cpu  # noqa: E402
+
+unroll_on_cpu()  # before anything is compiled (lica/threefry.py says why)
 
 __all__ = ["Run", "evaluate", "train"]
