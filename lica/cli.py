@@ -59,10 +59,25 @@ def resume_hint(out) -> str:
     return f"interrupted{step}; continue with --resume --out {out}"
 
 
+def run_names(env, algo, out, resume: bool) -> tuple[str, str]:
+    """``(env, algo)`` of ``lica train``: as given; on ``--resume`` what is not given is what the
+    run in ``--out`` trained; else the environment must be named and the algorithm is LICA."""
+    if resume and out is not None and (env is None or algo is None):
+        from lica.run import RunDir
+
+        saved = RunDir(out).read_config()
+        env, algo = env or saved["env"], algo or saved["algo"]
+    if env is None:
+        raise ValueError("no environment: name one with --env, e.g. --env mpe:spread-3 ('lica list' shows them)")
+    return env, algo or "lica"
+
+
 @app.command()
 def train(
-    env: Annotated[str, typer.Option(help="environment, e.g. mpe:spread-3 (see 'lica list')")],
-    algo: Annotated[str, typer.Option(help="algorithm, e.g. lica")] = "lica",
+    env: Annotated[Optional[str], typer.Option(
+        help="environment, e.g. mpe:spread-3 (see 'lica list'); on --resume, the run's")] = None,
+    algo: Annotated[Optional[str], typer.Option(
+        help="algorithm, e.g. mappo [default: lica; on --resume, the run's]")] = None,
     seeds: Annotated[Optional[int], typer.Option(help="seeds trained at once (vmapped)")] = None,
     env_steps: Annotated[Optional[int], typer.Option(help="training budget in env steps per seed")] = None,
     config: Annotated[Optional[Path], typer.Option(
@@ -78,6 +93,7 @@ def train(
     from lica import api
 
     try:
+        env, algo = run_names(env, algo, out, resume)
         start = api.prepare(env, algo, out, resume=resume, overwrite=overwrite, file=config, sets=set_ or [],
                             loggers=logger, seeds=seeds, env_steps=env_steps)
         cfg, out = start.config, start.run_dir.path

@@ -69,6 +69,7 @@ def test_training_episodes_and_wins_are_counted_per_interval():
     (["--env", "junction", "--set", "xi"], "--set expects key=value"),
     (["--env", "mpe:spread-3", "--set", "env_args.bogus=1"], "unknown argument 'bogus' for environment 'mpe'"),
     (["--env", "junction", "--resume"], "resuming needs the run directory: --out RUN_DIR"),
+    (["--algo", "lica"], "no environment: name one with --env"),
     (["--env", "junction", "--algo", "mappo", "--set", "ent_coef=0.1"], "config key 'ent_coef' is now 'entropy_coef'"),
     (["--env", "junction", "--logger", "mlflow"], "unknown logger 'mlflow'; choose from: csv, tensorboard, wandb"),
     (["--env", "junction", "--config", "nope"], "config file 'nope' not found; give a YAML file's path or one of:"),
@@ -126,7 +127,8 @@ def test_resume_continues_to_the_same_result(tmp_path):
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert train(*FAST, "--env-steps", "1920", "--out", str(straight)).exit_code == 0
     assert train(*FAST, "--env-steps", "640", "--out", str(split)).exit_code == 0
-    result = train(*FAST, "--env-steps", "1920", "--out", str(split), "--resume")
+    # as the interrupt's hint says: the run's environment and algorithm come from its config
+    result = train("--env-steps", "1920", "--out", str(split), "--resume")
     assert result.exit_code == 0, result.output
     a, b = read_rows(straight), read_rows(split)
     assert len(a) == len(b) == 2 * 4
