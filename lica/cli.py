@@ -77,7 +77,7 @@ def train(
     env: Annotated[Optional[str], typer.Option(
         help="environment, e.g. mpe:spread-3 (see 'lica list'); on --resume, the run's")] = None,
     algo: Annotated[Optional[str], typer.Option(
-        help="algorithm, e.g. mappo [default: lica; on --resume, the run's]")] = None,
+        help="algorithm, e.g. mappo (default lica; on --resume, the run's)")] = None,
     seeds: Annotated[Optional[int], typer.Option(help="seeds trained at once (vmapped)")] = None,
     env_steps: Annotated[Optional[int], typer.Option(help="training budget in env steps per seed")] = None,
     config: Annotated[Optional[Path], typer.Option(
