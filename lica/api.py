@@ -52,27 +52,33 @@ class Start(NamedTuple):
     resume: bool
 
 
-def prepare(env, algo: str = "lica", out=None, *, resume: bool = False, overwrite: bool = False, file=None,
-            sets=(), loggers=("tensorboard",), **config) -> Start:
+def prepare(env=None, algo: str | None = None, out=None, *, resume: bool = False, overwrite: bool = False,
+            file=None, sets=(), loggers=("tensorboard",), **config) -> Start:
     """Resolve the config and prepare the run directory, as ``lica train`` and ``lica.train`` do.
 
     A new run's config is the algorithm's defaults < presets < ``file`` (YAML) < ``sets``
     (``key=value``) < ``config`` keywords (``None`` values are left out); a resumed run's starts
-    from its saved config instead. Every check runs before the directory is created.
+    from its saved config instead, and its ``env`` and ``algo``, where not given, are the run's.
+    A new run needs ``env``; ``algo`` defaults to LICA. Every check runs before the directory is
+    created.
     """
     from lica import algos
     from lica import loggers as loggers_lib
     from lica.config import load_file, merge, parse_set, resolve, validate
     from lica.run import RunDir
 
-    env_object = None if isinstance(env, str) else env
-    name = env if env_object is None else f"object:{type(env).__name__}"
     config = {k: v for k, v in config.items() if v is not None}
     loggers_lib.check(loggers)
+    if resume and out is None:
+        raise ValueError("resuming needs the run directory: --out RUN_DIR (out= in Python)")
+    saved = RunDir(out).read_config() if resume else {}
+    env = saved.get("env") if env is None else env
+    algo = algo or saved.get("algo", "lica")
+    if env is None:
+        raise ValueError("no environment: name one with --env, e.g. --env mpe:spread-3 ('lica list' shows them)")
+    env_object = None if isinstance(env, str) else env
+    name = env if env_object is None else f"object:{type(env).__name__}"
     if resume:
-        if out is None:
-            raise ValueError("resuming needs the run directory: --out RUN_DIR (out= in Python)")
-        saved = RunDir(out).read_config()
         if (saved["env"], saved["algo"]) != (name, algo):
             raise ValueError(f"run '{out}' trained {saved['algo']} on {saved['env']}, not {algo} on {name}")
         overrides = merge(merge(load_file(file) if file else {}, parse_set(list(sets))), config)
@@ -100,15 +106,16 @@ def run(start: Start, progress=None, loggers=("tensorboard",)) -> "Run":
     return Run(start.run_dir.path)
 
 
-def train(env, algo: str = "lica", out=None, *, resume: bool = False, overwrite: bool = False,
+def train(env=None, algo: str | None = None, out=None, *, resume: bool = False, overwrite: bool = False,
           progress=None, loggers=("tensorboard",), **config) -> Run:
     """Train ``algo`` on ``env`` into ``out`` and return the ``Run``.
 
     ``env`` is a name (``"mpe:spread-3"``, ``"mymodule:make"``) or an environment object that
     speaks ``lica.envs.base``'s protocol. Any config key is a keyword (``seeds=3``,
     ``env_steps=100_000``, ``env_args={"max_steps": 25}``). ``out`` defaults to
-    ``runs/<env>-<algo>-<time>``; ``resume=True`` continues the run in ``out`` (pass the same
-    environment object again if you gave one), with any keywords over its saved config.
+    ``runs/<env>-<algo>-<time>``; ``algo`` defaults to LICA. ``resume=True`` continues the run in
+    ``out`` (its environment and algorithm unless given; pass the same environment object again
+    if you gave one), with any keywords over its saved config.
     ``progress(done, total, rows)`` is called after each evaluation; ``loggers`` name where rows
     go besides metrics.csv (``lica.loggers.NAMES``). Errors are the CLI's: ``ValueError`` (a
     config or name) or ``RuntimeError``.

@@ -59,19 +59,6 @@ def resume_hint(out) -> str:
     return f"interrupted{step}; continue with --resume --out {out}"
 
 
-def run_names(env, algo, out, resume: bool) -> tuple[str, str]:
-    """``(env, algo)`` of ``lica train``: as given; on ``--resume`` what is not given is what the
-    run in ``--out`` trained; else the environment must be named and the algorithm is LICA."""
-    if resume and out is not None and (env is None or algo is None):
-        from lica.run import RunDir
-
-        saved = RunDir(out).read_config()
-        env, algo = env or saved["env"], algo or saved["algo"]
-    if env is None:
-        raise ValueError("no environment: name one with --env, e.g. --env mpe:spread-3 ('lica list' shows them)")
-    return env, algo or "lica"
-
-
 @app.command()
 def train(
     env: Annotated[Optional[str], typer.Option(
@@ -93,11 +80,10 @@ def train(
     from lica import api
 
     try:
-        env, algo = run_names(env, algo, out, resume)
         start = api.prepare(env, algo, out, resume=resume, overwrite=overwrite, file=config, sets=set_ or [],
                             loggers=logger, seeds=seeds, env_steps=env_steps)
         cfg, out = start.config, start.run_dir.path
-        console.print(f"training [bold]{algo}[/] on [bold]{env}[/], {cfg.seeds} seed(s), "
+        console.print(f"training [bold]{cfg.algo}[/] on [bold]{cfg.env}[/], {cfg.seeds} seed(s), "
                       f"{cfg.env_steps:,} env steps each -> {out}")
         bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn(), TextColumn("{task.fields[result]}"), console=console)
