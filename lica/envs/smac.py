@@ -68,6 +68,7 @@ DEFAULT_ARGS = dict(
     terrain=True,  # the map's terrain and start positions where LAYOUTS has them, else SMAX's open map
     # Append every agent's last action (one-hot; zeros after a reset) to the state, as SMAC's
     # ``state_last_action`` does in PyMARL's sc2.yaml, which the paper's code ran with.
+    # Off: LICA with it learned no better on 2s3z or 1c3s5z (3 seeds, 3M; docs/results.md).
     state_last_action=False,
     reward_win=200.0, reward_death_value=10.0, reward_scale_rate=20.0,
     # SMAC's attack orders for the allies: any target within 6 can be attacked and a unit out of
