@@ -31,3 +31,17 @@ def test_play_outs_return_the_battles_discounted_rewards_and_nothing_for_a_battl
     np.testing.assert_array_equal(undiscounted, np.asarray(play(jax.random.PRNGKey(2), stop, 1.0)))
     north = jnp.zeros_like(stop)
     assert not np.array_equal(undiscounted, np.asarray(play(jax.random.PRNGKey(2), north, 1.0)))
+
+
+def test_the_summary_counts_only_the_battles_still_going():
+    from lica.tools.deviation_value import summarize
+
+    alive = np.array([1.0, 1.0, 1.0, 0.0])
+    true_advantage = np.array([0.1, 0.2, 0.3, 9.0])
+    critic_advantage = np.array([-0.1, -0.2, -0.3, 9.0])
+    control = np.array([0.01, 0.02, 0.03, 9.0])
+    row = summarize(alive, true_advantage, critic_advantage, control)
+    assert row["battles"] == 3
+    np.testing.assert_allclose([row["true_advantage"], row["critic_advantage"], row["critic_own_advantage"]],
+                               [0.2, -0.2, 0.02])
+    assert row["signs_agree"] == 0.0 and np.isclose(row["correlation"], -1.0)

@@ -14,7 +14,9 @@ critic's answer to the same question at the point where LICA's policy step (Eq. 
 
 Prints, per seed: the battles measured, the mean true advantage (with its standard error over the
 battles) and the critic's, how often each is positive, how often their signs agree, and their
-correlation across battles.
+correlation across battles. A control: the critic's advantage of the policy's own sampled joint
+actions, ``Q(s, u) - Q(s, pi(s))`` with ``u ~ pi``, whose true value is 0; the critic is trained on
+one-hot joint actions and read at probabilities, and this shows what that alone gives.
 """
 
 import argparse
@@ -60,7 +62,8 @@ def play_out(env, algo, algo_state, key, start, first, gamma, steps_left):
 
 
 def measure_seed(trainer, critic, config, algo_state, key, battles, at, continuations, script):
-    """Per battle at step ``at``: ``(still going, true advantage, critic's advantage)`` of the script."""
+    """Per battle at step ``at``: ``(still going, true advantage, critic's advantage)`` of the script,
+    and the critic's advantage of the policy's own sampled joint actions (averaged, the control)."""
     env, algo = trainer.env, trainer.algo
     n, a = env.spec.n_agents, env.spec.n_actions
     reset_key, walk_key, branch_key = jax.random.split(key, 3)
@@ -92,17 +95,19 @@ def measure_seed(trainer, critic, config, algo_state, key, battles, at, continua
     # The same keys on both branches (common random numbers): less noise in their difference.
     true_advantage = value(play_key, _repeat(scripted, continuations)) - value(play_key, own_first)
 
-    q = lambda joint: critic.apply(algo_state.critic, state, joint.reshape(battles, n * a))
-    critic_advantage = q(jax.nn.one_hot(scripted, a)) - q(probs)
-    return alive, true_advantage, critic_advantage
+    q = lambda states, joint: critic.apply(algo_state.critic, states, joint.reshape(len(states), n * a))
+    critic_advantage = q(state, jax.nn.one_hot(scripted, a)) - q(state, probs)
+    own_q = q(_repeat(state, continuations), jax.nn.one_hot(own_first, a)).reshape(battles, continuations)
+    return alive, true_advantage, critic_advantage, own_q.mean(-1) - q(state, probs)
 
 
-def summarize(alive, true_advantage, critic_advantage) -> dict:
+def summarize(alive, true_advantage, critic_advantage, critic_own_advantage) -> dict:
     """The numbers printed per seed, over the battles still going at the branching step."""
     going = np.asarray(alive) > 0
     t, c = np.asarray(true_advantage)[going], np.asarray(critic_advantage)[going]
     return {"battles": int(going.sum()), "true_advantage": float(t.mean()),
             "true_advantage_se": float(t.std(ddof=1) / np.sqrt(len(t))), "critic_advantage": float(c.mean()),
+            "critic_own_advantage": float(np.asarray(critic_own_advantage)[going].mean()),
             "true_positive": float((t > 0).mean()), "critic_positive": float((c > 0).mean()),
             "signs_agree": float((np.sign(t) == np.sign(c)).mean()),
             "correlation": float(np.corrcoef(t, c)[0, 1]) if going.sum() > 2 else float("nan")}
