@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lica.config import resolve
-from lica.tools.deviation_value import play_out
+from lica.tools.deviation_value import play_out, summarize
 from lica.trainer import make_trainer
 
 
@@ -34,8 +34,6 @@ def test_play_outs_return_the_battles_discounted_rewards_and_nothing_for_a_battl
 
 
 def test_the_summary_counts_only_the_battles_still_going():
-    from lica.tools.deviation_value import summarize
-
     alive = np.array([1.0, 1.0, 1.0, 0.0])
     true_advantage = np.array([0.1, 0.2, 0.3, 9.0])
     critic_advantage = np.array([-0.1, -0.2, -0.3, 9.0])

@@ -96,9 +96,9 @@ def measure_seed(trainer, critic, config, algo_state, key, battles, at, continua
     true_advantage = value(play_key, _repeat(scripted, continuations)) - value(play_key, own_first)
 
     q = lambda states, joint: critic.apply(algo_state.critic, states, joint.reshape(len(states), n * a))
-    critic_advantage = q(state, jax.nn.one_hot(scripted, a)) - q(state, probs)
+    q_policy = q(state, probs)
     own_q = q(_repeat(state, continuations), jax.nn.one_hot(own_first, a)).reshape(battles, continuations)
-    return alive, true_advantage, critic_advantage, own_q.mean(-1) - q(state, probs)
+    return alive, true_advantage, q(state, jax.nn.one_hot(scripted, a)) - q_policy, own_q.mean(-1) - q_policy
 
 
 def summarize(alive, true_advantage, critic_advantage, critic_own_advantage) -> dict:
