@@ -21,8 +21,47 @@ def _zero_padding(alive, tree):
     return jax.tree.map(lambda x: ops.where_leading(alive > 0, x, 0), tree)
 
 
+def step_widths(n_envs: int) -> list[int]:
+    """How many environments a narrowed whole-episode rollout (``rollout(narrow=True)``) steps:
+    all ``n_envs``, or, once no more are running, a quarter, a sixteenth, ... of them (down to
+    2-4). Each width compiles the environment's step again, so batches of under 16 keep to one."""
+    widths = [n_envs]
+    while n_envs >= 16 and widths[0] > 4:
+        widths.insert(0, -(-widths[0] // 4))
+    return widths
+
+
+def step_running(env, keys, env_state, actions, alive, before, widths: list[int], seed_axis: str | None = None):
+    """``vmap(env.step)`` over the environments, or, once at most a narrower one of ``widths``
+    are ``alive``, over that many of them, the running ones among them: the others keep
+    ``before`` (their ``obs, state, avail, env_state``) and return zero reward, termination and
+    ``info``, all padding that ``rollout`` zeroes anyway. Each environment steps with its own key,
+    so a running one steps as it would among all. Under a seed ``vmap`` the width is the widest
+    any seed needs (one ``switch`` branch for all seeds; see ``lica.trim.update_trimmed``)."""
+    step = jax.vmap(env.step)
+    if len(widths) == 1:
+        return step(keys, env_state, actions)
+    running = jnp.sum(alive > 0).astype(jnp.int32)
+    if seed_axis is not None:
+        running = jax.lax.pmax(running, seed_axis)
+    order = jnp.argsort(alive <= 0, stable=True)  # the running environments first
+
+    def narrow(width):
+        def go():
+            picked = order[:width]
+            out = step(*jax.tree.map(lambda x: x[picked], (keys, env_state, actions)))
+            obs, state, avail, env_before = before
+            shaped = jax.tree.map(lambda x: jnp.zeros(alive.shape + x.shape[1:], x.dtype), out)
+            full = (obs, state, avail, *shaped[3:6], env_before)
+            return jax.tree.map(lambda f, x: f.at[picked].set(x), full, out)
+        return go
+
+    index = jnp.sum(jnp.asarray(widths[:-1]) < running)
+    return jax.lax.switch(index, [narrow(w) for w in widths[:-1]] + [lambda: step(keys, env_state, actions)])
+
+
 def rollout(env, algo, algo_state, key, n_envs: int, greedy: bool, keep_states: bool = False,
-            seed_axis: str | None = None):
+            seed_axis: str | None = None, narrow: bool = False):
     """Play one episode in each of ``n_envs`` environments, padded to ``episode_limit`` steps.
 
     Returns ``(batch, episode_stats, env_states)``: ``episode_stats`` holds per-episode
@@ -37,8 +76,14 @@ def rollout(env, algo, algo_state, key, n_envs: int, greedy: bool, keep_states: 
     a ``vmap`` over seeds, pass its ``seed_axis`` name: the loop then runs until every seed's
     episodes have ended, so its condition is one value, not one per seed (a per-seed condition
     would make XLA select between old and new copies of the whole record every step).
+
+    The loop steps every environment, the finished ones too, until the last episode ends. With
+    ``narrow``, once few still run it steps only those (``step_widths``, ``step_running``): the
+    same batch (to float rounding), faster where a few episodes outlast the rest by far, slower
+    to compile (``TrainConfig.narrow_tail`` has the numbers).
     """
     spec = env.spec
+    widths = step_widths(n_envs) if narrow else [n_envs]
     reset_key, key = jax.random.split(key)
     obs, state, avail, env_state = jax.vmap(env.reset)(jax.random.split(reset_key, n_envs))
     carry = algo.init_carry((n_envs,))
@@ -48,7 +93,8 @@ def rollout(env, algo, algo_state, key, n_envs: int, greedy: bool, keep_states: 
         act_key, env_key = jax.random.split(step_key)
         obs, state = _zero_padding(alive, (obs, state))
         actions, probs, carry = algo.act(algo_state, carry, obs, avail, act_key, greedy)
-        nxt = jax.vmap(env.step)(jax.random.split(env_key, n_envs), env_state, actions)
+        nxt = step_running(env, jax.random.split(env_key, n_envs), env_state, actions, alive,
+                           (obs, state, avail, env_state), widths, seed_axis)
         next_obs, next_state, next_avail, reward, terminated, info, next_env_state = nxt
         record = _zero_padding(alive, dict(  # a step after the episode is all zeros (obs, state: above)
             avail=avail, actions=actions, probs=probs, reward=reward,

@@ -85,7 +85,8 @@ def make_trainer(config, env=None, seed_axis: str | None = None) -> Trainer:
         """What one update learns from: whole episodes, or a segment of the ongoing ones."""
         if segments:
             return segment(env, algo, ts.algo, ts.runner, roll_key, config.segment_length)
-        batch, stats, _ = rollout(env, algo, ts.algo, roll_key, config.batch_size, greedy=False, seed_axis=seed_axis)
+        batch, stats, _ = rollout(env, algo, ts.algo, roll_key, config.batch_size, greedy=False, seed_axis=seed_axis,
+                                   narrow=config.narrow_tail)
         return batch, stats, None
 
     def update(ts, active=True):
@@ -108,7 +109,8 @@ def make_trainer(config, env=None, seed_axis: str | None = None) -> Trainer:
     def evaluate(ts):
         """Greedy whole episodes from fresh resets, however training collects its batches."""
         key = jax.random.fold_in(ts.key, 1)  # evaluation never advances the training key
-        _, stats, _ = rollout(env, algo, ts.algo, key, config.eval_episodes, greedy=True, seed_axis=seed_axis)
+        _, stats, _ = rollout(env, algo, ts.algo, key, config.eval_episodes, greedy=True, seed_axis=seed_axis,
+                            narrow=config.narrow_tail)
         return episode_metrics(episode_sums(stats), "test")
 
     return Trainer(seed_axis, env, algo, init, collect, update, evaluate)

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 
 from lica.config import resolve
-from lica.rollout import rollout
+from lica.rollout import rollout, step_widths
 from lica.trainer import SEED_AXIS, make_trainer
 
 
@@ -29,3 +29,23 @@ def test_rollout_alone_and_vmapped_over_seeds_agree_and_pad_with_zeros():
     for field in ("obs", "state", "avail", "actions", "probs", "reward", "terminated"):
         values = np.asarray(getattr(batch, field))
         assert not np.any(values[padding]), field
+
+
+def test_stepping_only_the_running_environments_returns_what_stepping_all_does():
+    # 16 battles of smac:3m per seed, 2 seeds: narrowed, once at most 4 run in every seed, the
+    # rollout steps 4 of them (the running ones first) instead of all 16.
+    trainer = make_trainer(resolve("smac:3m", "random", sets=["batch_size=16"]), seed_axis=SEED_AXIS)
+    env, algo = trainer.env, trainer.algo
+    keys = jax.random.split(jax.random.PRNGKey(5), 2)
+
+    def run(narrow):
+        one = lambda k: rollout(env, algo, None, k, 16, greedy=False, seed_axis=SEED_AXIS, narrow=narrow)[:2]  # noqa: E731
+        return jax.jit(jax.vmap(one, axis_name=SEED_AXIS))(keys)
+
+    assert step_widths(16) == [4, 16]
+    narrowed, lockstep = run(True), run(False)
+    lengths = np.asarray(lockstep[1]["length"])  # [seeds, 16]
+    running = np.array([(lengths > t).sum(axis=1).max() for t in range(env.spec.episode_limit)])
+    assert np.any((running > 0) & (running <= 4)) and np.any(running > 4)  # both widths were used
+    np.testing.assert_array_equal(np.asarray(narrowed[0].mask), np.asarray(lockstep[0].mask))
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5), narrowed, lockstep)
