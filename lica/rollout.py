@@ -23,8 +23,9 @@ def _zero_padding(alive, tree):
 
 def step_widths(n_envs: int) -> list[int]:
     """How many environments a narrowed whole-episode rollout (``rollout(narrow=True)``) steps:
-    all ``n_envs``, or, once no more are running, a quarter, a sixteenth, ... of them (down to
-    2-4). Each width compiles the environment's step again, so batches of under 16 keep to one."""
+    all ``n_envs``; a quarter of them once no more than that still run; a sixteenth once no more
+    than that run; and so on down to 2-4. Each width compiles the environment's step again, so
+    batches of under 16 keep to one."""
     widths = [n_envs]
     while n_envs >= 16 and widths[0] > 4:
         widths.insert(0, -(-widths[0] // 4))
