@@ -49,3 +49,15 @@ def test_stepping_only_the_running_environments_returns_what_stepping_all_does()
     assert np.any((running > 0) & (running <= 4)) and np.any(running > 4)  # both widths were used
     np.testing.assert_array_equal(np.asarray(narrowed[0].mask), np.asarray(lockstep[0].mask))
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5), narrowed, lockstep)
+
+
+def test_narrow_tail_reaches_the_training_and_the_evaluation_rollout():
+    def switches(narrow):  # conditionals in the traced programs (narrowing adds a lax.switch to each)
+        config = resolve("smac:3m", "random", sets=["batch_size=16", "eval_episodes=16", f"narrow_tail={narrow}"])
+        trainer = make_trainer(config)
+        ts = trainer.init(jax.random.PRNGKey(0))
+        collect = jax.make_jaxpr(lambda ts: trainer.collect(ts, ts.key)[0])(ts)
+        return str(collect).count("cond["), str(jax.make_jaxpr(trainer.evaluate)(ts)).count("cond[")
+
+    narrowed, lockstep = switches(True), switches(False)
+    assert narrowed[0] > lockstep[0] and narrowed[1] > lockstep[1], (narrowed, lockstep)
