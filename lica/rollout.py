@@ -35,7 +35,7 @@ def step_widths(n_envs: int) -> list[int]:
 def step_running(env, keys, env_state, actions, alive, before, widths: list[int], seed_axis: str | None = None):
     """``vmap(env.step)`` over the environments, or, once at most a narrower one of ``widths``
     are ``alive``, over that many of them, the running ones among them: the others keep
-    ``before`` (their ``obs, state, avail, env_state``) and return zero reward, termination and
+    ``before`` (their ``obs, state, avail``) and ``env_state`` and return zero reward, termination and
     ``info``, all padding that ``rollout`` zeroes anyway. Each environment steps with its own key,
     so a running one steps as it would among all. Under a seed ``vmap`` the width is the widest
     any seed needs (one ``switch`` branch for all seeds; see ``lica.trim.update_trimmed``)."""
@@ -51,9 +51,8 @@ def step_running(env, keys, env_state, actions, alive, before, widths: list[int]
         def go():
             picked = order[:width]
             out = step(*jax.tree.map(lambda x: x[picked], (keys, env_state, actions)))
-            obs, state, avail, env_before = before
             shaped = jax.tree.map(lambda x: jnp.zeros(alive.shape + x.shape[1:], x.dtype), out)
-            full = (obs, state, avail, *shaped[3:6], env_before)
+            full = (*before, *shaped[3:6], env_state)
             return jax.tree.map(lambda f, x: f.at[picked].set(x), full, out)
         return go
 
@@ -95,7 +94,7 @@ def rollout(env, algo, algo_state, key, n_envs: int, greedy: bool, keep_states: 
         obs, state = _zero_padding(alive, (obs, state))
         actions, probs, carry = algo.act(algo_state, carry, obs, avail, act_key, greedy)
         nxt = step_running(env, jax.random.split(env_key, n_envs), env_state, actions, alive,
-                           (obs, state, avail, env_state), widths, seed_axis)
+                           (obs, state, avail), widths, seed_axis)
         next_obs, next_state, next_avail, reward, terminated, info, next_env_state = nxt
         record = _zero_padding(alive, dict(  # a step after the episode is all zeros (obs, state: above)
             avail=avail, actions=actions, probs=probs, reward=reward,
