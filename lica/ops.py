@@ -93,6 +93,19 @@ def target_update(params, target, due, tau=1.0):
     return optax.incremental_update(params, target, rate)
 
 
+def seeds_max(x, seed_axis: str | None):
+    """``x``'s largest value over a ``vmap`` over seeds (``seed_axis``; ``x`` itself without one):
+    what a shape choice needs so every seed takes the same branch (a per-seed choice would make
+    ``vmap`` run every branch of a ``switch`` and select)."""
+    return x if seed_axis is None else jax.lax.pmax(x, seed_axis)
+
+
+def fitting_index(sizes: list[int], need):
+    """The index of the first of the increasing ``sizes`` that is at least ``need`` (the last
+    one if none is): the ``lax.switch`` branch for the smallest shape that holds ``need``."""
+    return jnp.sum(jnp.asarray(sizes[:-1]) < need)
+
+
 def chunks_for(count, chunk: int):
     """How ``on_valid_rows`` cuts ``count`` valid steps: ``(whole, small, smalls)``, ``whole``
     chunks of ``chunk`` steps, then ``smalls`` chunks of ``small`` (a quarter chunk) for the rest."""

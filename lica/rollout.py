@@ -38,13 +38,11 @@ def step_running(env, keys, env_state, actions, alive, before, widths: list[int]
     ``before`` (their ``obs, state, avail``) and ``env_state`` and return zero reward, termination and
     ``info``, all padding that ``rollout`` zeroes anyway. Each environment steps with its own key,
     so a running one steps as it would among all. Under a seed ``vmap`` the width is the widest
-    any seed needs (one ``switch`` branch for all seeds; see ``lica.trim.update_trimmed``)."""
+    any seed needs (``ops.seeds_max``)."""
     step = jax.vmap(env.step)
     if len(widths) == 1:
         return step(keys, env_state, actions)
-    running = jnp.sum(alive > 0).astype(jnp.int32)
-    if seed_axis is not None:
-        running = jax.lax.pmax(running, seed_axis)
+    running = ops.seeds_max(jnp.sum(alive > 0).astype(jnp.int32), seed_axis)
     order = jnp.argsort(alive <= 0, stable=True)  # the running environments first
 
     def narrow(width):
@@ -56,8 +54,8 @@ def step_running(env, keys, env_state, actions, alive, before, widths: list[int]
             return jax.tree.map(lambda f, x: f.at[picked].set(x), full, out)
         return go
 
-    index = jnp.sum(jnp.asarray(widths[:-1]) < running)
-    return jax.lax.switch(index, [narrow(w) for w in widths[:-1]] + [lambda: step(keys, env_state, actions)])
+    branches = [narrow(w) for w in widths[:-1]] + [lambda: step(keys, env_state, actions)]
+    return jax.lax.switch(ops.fitting_index(widths, running), branches)
 
 
 def rollout(env, algo, algo_state, key, n_envs: int, greedy: bool, keep_states: bool = False,
@@ -111,9 +109,7 @@ def rollout(env, algo, algo_state, key, n_envs: int, greedy: bool, keep_states: 
 
     def running(loop):
         t, (*_, alive), _ = loop
-        any_alive = jnp.any(alive > 0).astype(jnp.int32)
-        if seed_axis is not None:
-            any_alive = jax.lax.pmax(any_alive, seed_axis)
+        any_alive = ops.seeds_max(jnp.any(alive > 0).astype(jnp.int32), seed_axis)
         return (t < spec.episode_limit) & (any_alive > 0)
 
     def body(loop):

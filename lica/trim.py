@@ -11,7 +11,7 @@ replay whole episodes (VDN, QMIX, QTRAN) cut the batch they sample.
 import jax
 import jax.numpy as jnp
 
-from lica import packing
+from lica import ops, packing
 from lica.batch import Batch
 
 
@@ -29,11 +29,9 @@ def trim_choice(mask, seed_axis: str | None = None):
     """``(index, valid)``: which of ``trim_lengths(T)`` a batch with ``mask [T, B]`` is cut to
     (the shortest that keeps every step an episode took and the all-padding step after the
     longest), and its number of valid steps; under a seed ``vmap``, the most any seed needs."""
-    needed = jnp.sum(jnp.any(mask > 0, axis=1)).astype(jnp.int32) + 1
-    valid = jnp.sum(mask).astype(jnp.int32)
-    if seed_axis is not None:
-        needed, valid = jax.lax.pmax(needed, seed_axis), jax.lax.pmax(valid, seed_axis)
-    return jnp.sum(jnp.asarray(trim_lengths(mask.shape[0])) < needed), valid
+    needed = ops.seeds_max(jnp.sum(jnp.any(mask > 0, axis=1)).astype(jnp.int32) + 1, seed_axis)
+    valid = ops.seeds_max(jnp.sum(mask).astype(jnp.int32), seed_axis)
+    return ops.fitting_index(trim_lengths(mask.shape[0]), needed), valid
 
 
 def update_trimmed(update, state, batch: Batch, key, seed_axis: str | None = None, pack: bool = True):
@@ -54,7 +52,7 @@ def update_trimmed(update, state, batch: Batch, key, seed_axis: str | None = Non
         if not pack:
             return b._replace(valid_steps=valid)
         lanes = packing.pack(packing.episode_lengths(b.mask), b.mask.shape[0])
-        used = lanes.used if seed_axis is None else jax.lax.pmax(lanes.used, seed_axis)
+        used = ops.seeds_max(lanes.used, seed_axis)
         return b._replace(valid_steps=valid, lanes=lanes._replace(used=used))
 
     if len(lengths) == 1:

@@ -101,6 +101,15 @@ def test_where_leading_picks_whole_rows_by_a_flag_per_row():
     np.testing.assert_array_equal(ops.where_leading(jnp.array([0.0, 1.0]) > 0, jnp.ones(2), 0), [0.0, 1.0])
 
 
+def test_fitting_index_picks_the_smallest_size_that_holds_the_need_the_same_for_every_seed():
+    sizes = [2, 8, 32]
+    assert [int(ops.fitting_index(sizes, n)) for n in (0, 2, 3, 8, 9, 32, 40)] == [0, 0, 1, 1, 2, 2, 2]
+    needs = jnp.array([1, 5, 3])
+    per_seed = jax.vmap(lambda n: ops.fitting_index(sizes, ops.seeds_max(n, "seed")), axis_name="seed")(needs)
+    np.testing.assert_array_equal(per_seed, [1, 1, 1])
+    assert int(ops.seeds_max(needs[0], None)) == 1
+
+
 def test_target_update_copies_blends_or_keeps():
     params, target = {"w": jnp.array([1.0, 2.0])}, {"w": jnp.array([3.0, 6.0])}
     np.testing.assert_array_equal(ops.target_update(params, target, 0)["w"], target["w"])  # not due
