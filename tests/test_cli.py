@@ -227,9 +227,8 @@ def test_one_vocabulary_old_key_names_point_to_the_new_ones(tmp_path):
     result = train("--env", "junction", "--algo", "coma", "--env-steps", "1280", "--out", str(run), "--resume")
     assert result.exit_code == 0, result.output
     assert yaml.safe_load((run / "config.yaml").read_text())["lr_policy"] == 0.001
-    # value-based learners keep their single 'lr'
-    assert train("--env", "junction", "--algo", "qmix", "--set", "lr=0.001", "--set", "buffer_size=64",
-                 "--env-steps", "64", "--set", "eval_interval=64", "--out", str(tmp_path / "q")).exit_code == 0
+    # value-based learners keep their single 'lr' (the config is all that is at stake: no training)
+    assert resolve("junction", "qmix", sets=["lr=0.001"]).lr == 0.001
 
 
 def test_list_keys_shows_every_key_with_its_default_and_meaning():

@@ -1,4 +1,6 @@
 """Fixed-seed metrics of every algorithm, against the values recorded in ``golden_metrics.json``.
+The task is one of our own (``examples.corridor``, passed as an environment object), so these
+runs also show that every algorithm trains on a task a user writes.
 
 A change that is not meant to alter learning (a refactor, a speed-up) must leave these as they
 were, to 1e-4 (``RTOL``, ``ATOL``). A change that is meant to alter learning re-records them, and says so in its
@@ -48,7 +50,8 @@ def metrics_of(algo):
     env = Corridor()
     config = resolve("object:Corridor", algo, env_object=env, **COMMON, **EXTRA.get(algo, {}))
     program = make_train(config, env)
-    _, metrics = program.train_interval(program.init())
+    state, metrics = program.train_interval(program.init())
+    assert (np.asarray(state.env_steps) >= COMMON["env_steps"]).all()  # each seed ran its budget
     return {k: np.asarray(v, np.float64).tolist() for k, v in sorted(metrics.items())}
 
 
