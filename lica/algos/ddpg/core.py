@@ -260,6 +260,7 @@ def make(spec, config: DDPGConfig, critic: Critic) -> Algorithm:
 
         return ascend_critic(policy_tx, state, loss_fn)
 
+    @jax.jit  # traced once: ``update`` reads its metrics' shapes before looping over it
     def training_round(state, key, round_index):
         """Round ``c`` happens at env step ``c * update_every``: critic steps, a policy step, then
         the target updates due since the previous round's step."""
