@@ -168,7 +168,7 @@ def make_intervals(trainer, config):
     The loop runs while any seed is short of its stop, all seeds in lockstep (a ``vmap`` of a
     per-seed ``while_loop`` would select the whole state, replay buffers included, every step).
     """
-    update = jax.jit(over_seeds(trainer, trainer.update))
+    update = jax.jit(over_seeds(trainer, trainer.update))  # one trace serves begin and advance
     evaluate = over_seeds(trainer, trainer.evaluate)
 
     def begin(ts):
