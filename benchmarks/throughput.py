@@ -2,12 +2,16 @@
 where an update's time goes (a roofline).
 
     python benchmarks/throughput.py --env mpe:spread-3 [--algo lica] [--seeds 1] [--updates 20]
+    python benchmarks/throughput.py --run RUN_DIR [--set narrow_tail=true]
+
 
 Everything is measured in this process, on this machine, after compilation: the raw rate steps
 ``batch_size`` environments with uniformly random available actions in a jitted ``scan``, their
 observations and state built (and summed, so that XLA cannot skip them); the
 training rate runs whole updates (rollout + critic and policy steps) of the algorithm's preset,
-all seeds vmapped, and counts the env steps those updates' rollouts took.
+all seeds vmapped, and counts the env steps those updates' rollouts took. Both start from fresh
+networks, or with ``--run`` from a run's last checkpoint (its config, seeds and trained policy):
+how long battles last, and so how much of a rollout is padding, changes as a policy learns.
 The ratio (training / raw) is the figure to compare across changes and machines.
 
 The breakdown (one seed) times the rollout of one update (``Trainer.collect``) against the raw
@@ -29,7 +33,8 @@ import jax.numpy as jnp
 from jax.extend import core as jex_core
 
 from lica import ops, packing
-from lica.config import resolve
+from lica.config import parse_set, resolve
+from lica.evaluation import load_run
 from lica.trainer import SEED_AXIS, make_trainer, over_seeds, trims
 from lica.trim import trim_choice, trim_lengths, update_trimmed
 
@@ -51,13 +56,14 @@ def matmul_peak(n=1024):
     return 2 * n**3 / best_time(jax.jit(lambda x: x @ x), a) / 1e9
 
 
-def rollout_rates(trainer, config, rollouts=8):
+def rollout_rates(trainer, config, ts=None, rollouts=8):
     """``rollouts`` consecutive rollouts of one update each (``Trainer.collect``, one seed) in
     one compiled loop, as training runs them (a segment is short: timed alone, its call would
     cost more than its steps): ``((valid env steps/s, env steps taken/s), state, batch)``. A
     whole-episode rollout steps every environment until the longest episode ends (as PyMARL's
-    runner does): the finished ones step too, their steps being padding."""
-    ts = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    runner does): the finished ones step too, their steps being padding. ``ts``: one seed's
+    training state (default: fresh)."""
+    ts = jax.jit(trainer.init)(jax.random.PRNGKey(0)) if ts is None else ts
 
     def one(ts, key):
         batch, _, runner = trainer.collect(ts, key)
@@ -129,11 +135,11 @@ def padding_share(config, batch, flops, unrolled):
     return 1.0 - flops * valid / (steps * rows) / trained, trained
 
 
-def breakdown(trainer, config):
+def breakdown(trainer, config, ts=None):
     """Rollout steps/s, the update's seconds as training runs it, and the dense update on the
     cut batch (every step, padding included): its seconds, padding share, GFLOP and GFLOP/s;
     and the padding share of the update as trained (``padding_share``)."""
-    rates, ts, batch = rollout_rates(trainer, config)
+    rates, ts, batch = rollout_rates(trainer, config, ts)
     valid = float(batch.mask.sum())
     key = jax.random.PRNGKey(2)
     trimmed = trims(config, trainer.algo)
@@ -178,12 +184,14 @@ def raw_env_rate(env, n_envs, steps, repeats=3):
     return n_envs * steps / best
 
 
-def training_rate(trainer, config, updates):
-    """Env steps/s of ``updates`` whole training updates, all seeds vmapped, after compiling."""
-    init = jax.jit(jax.vmap(trainer.init))
+def training_rate(trainer, config, updates, state=None):
+    """Env steps/s of ``updates`` whole training updates, all seeds vmapped, after compiling,
+    from ``state`` (every seed's; default: fresh). ``state`` is consumed."""
+    if state is None:
+        state = jax.jit(jax.vmap(trainer.init))(jax.random.split(jax.random.PRNGKey(0), config.seeds))
     # donated, as in training: a replay buffer is then updated in place, not copied per call
     update = jax.jit(over_seeds(trainer, lambda ts: trainer.update(ts)[0]), donate_argnums=0)
-    state = update(init(jax.random.split(jax.random.PRNGKey(0), config.seeds)))
+    state = update(state)
     start_steps = int(jax.block_until_ready(state).env_steps.sum())
     start = time.perf_counter()
     for _ in range(updates):
@@ -200,19 +208,27 @@ def main():
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--updates", type=int, default=10)
     parser.add_argument("--set", nargs="*", default=[], dest="sets")
+    parser.add_argument("--run", help="start from this run's last checkpoint, with its config (--env, --algo and "
+                        "--seeds are the run's; --set still applies)")
     args = parser.parse_args()
-    config = resolve(args.env, args.algo, sets=args.sets, seeds=args.seeds)
+    if args.run:
+        config, _, state = load_run(args.run, **parse_set(args.sets))
+        args.env, args.algo, args.seeds = config.env, config.algo, config.seeds
+        first = jax.tree.map(lambda x: x[0], state)  # seed 0's, for the breakdown (training consumes state)
+    else:
+        config, state, first = resolve(args.env, args.algo, sets=args.sets, seeds=args.seeds), None, None
     trainer = make_trainer(config, seed_axis=SEED_AXIS)
     env = trainer.env
     raw = raw_env_rate(env, config.batch_size * config.seeds, env.spec.episode_limit)
-    train, elapsed = training_rate(trainer, config, args.updates)
+    train, elapsed = training_rate(trainer, config, args.updates, state)
     print(f"device: {jax.devices()[0].platform}, env: {args.env}, algo: {args.algo}, seeds: {args.seeds}, "
-          f"batch: {config.batch_size} episodes x {env.spec.episode_limit} steps")
+          f"batch: {config.batch_size} episodes x {env.spec.episode_limit} steps"
+          + (f", from {args.run} at {int(first.env_steps):,} env steps" if args.run else ""))
     print(f"raw vmapped env steps/s:      {raw:12,.0f}")
     print(f"{args.algo} training env steps/s: {train:12,.0f}   ({args.updates} updates in {elapsed:.1f}s)")
     print(f"ratio training/raw:           {train / raw:12.3f}")
     (rollout, stepped), update_s, dense_s, padding, gflop, gflops, share, trained_gflop = breakdown(
-        make_trainer(config), config)
+        make_trainer(config), config, first)
     raw_one = raw_env_rate(env, config.batch_size, env.spec.episode_limit)
     peak = matmul_peak()
     print(f"breakdown, one seed: rollout env steps/s {rollout:,.0f} = {rollout / raw_one:.2f} of raw ({raw_one:,.0f}); "

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 
 from lica import algos
-from lica.config import validate
+from lica.config import merge, validate
 from lica.rollout import rollout
 from lica.run import RunDir
 from lica.trainer import make_train
@@ -12,10 +12,11 @@ from lica.trainer import make_train
 
 def load_run(path, **overrides):
     """``(config, program, state)`` of the run in ``path``: its saved config with ``overrides``,
-    its compiled program, and the training state of its last checkpoint (every seed)."""
+    its compiled program, and the training state of its last checkpoint (every seed). Nested
+    overrides (``env_args``) change only the keys they name."""
     run_dir = RunDir(path)
     saved = run_dir.read_config()
-    config = validate(algos.get(saved["algo"]).Config, {**saved, **overrides})
+    config = validate(algos.get(saved["algo"]).Config, merge(saved, overrides))
     program = make_train(config)
     state, _, _ = run_dir.load_checkpoint(jax.eval_shape(program.init))
     return config, program, state
