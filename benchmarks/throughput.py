@@ -4,7 +4,6 @@ where an update's time goes (a roofline).
     python benchmarks/throughput.py --env mpe:spread-3 [--algo lica] [--seeds 1] [--updates 20]
     python benchmarks/throughput.py --run RUN_DIR [--set narrow_tail=true]
 
-
 Everything is measured in this process, on this machine, after compilation: the raw rate steps
 ``batch_size`` environments with uniformly random available actions in a jitted ``scan``, their
 observations and state built (and summed, so that XLA cannot skip them); the
