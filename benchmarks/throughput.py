@@ -17,7 +17,7 @@ The breakdown (one seed) times the rollout of one update (``Trainer.collect``) a
 rate, and again with uniformly random actions (the ``random`` algorithm: no network, so the
 difference is the agents' forward pass), and the algorithm's update on that batch as training
 runs it (``update_trimmed``: cut to the longest episode, the agents' unroll on episodes packed
-into fewer rows, LICA's critic on the valid steps only) with its FLOPs spent on padding.
+into half the rows, LICA's critic on the valid steps only) with its FLOPs spent on padding.
 Beside it, the same update computed densely on every step of the cut batch: its share of padded
 (invalid) steps, its matrix-product FLOPs counted on its jaxpr (``jaxpr_matmul_flops``), and the
 GFLOP/s achieved against this machine's dense float32 matmul rate, measured here too.
@@ -116,21 +116,22 @@ def jaxpr_matmul_flops(jaxpr, unroll_length: int = -1, in_unroll: bool = False) 
 
 def padding_share(config, batch, flops, unrolled):
     """The share of the update's matrix-product FLOPs, as training runs it, spent on padding:
-    the unroll on ``lica.packing``'s lanes (the fewest compiled that hold the episodes), LICA's
-    critic on chunks of valid steps, everything else per step of the cut batch. Estimated from
-    the dense update's FLOPs (``flops``, ``unrolled`` of them in the unroll), each part's being
-    proportional to the rows it computes."""
+    the unroll on ``lica.packing``'s lanes (the shortest compiled that holds the fullest, or
+    every row), LICA's critic on chunks of valid steps, everything else per step of the cut
+    batch. Estimated from the dense update's FLOPs (``flops``, ``unrolled`` of them in the
+    unroll), each part's being proportional to the rows x steps it computes."""
     steps, rows = batch.mask.shape
     valid = float(batch.mask.sum())
-    used = int(packing.pack(packing.episode_lengths(batch.mask), steps).used)
-    lanes = next((n for n in packing.lane_counts(rows) if n >= used), rows)
+    used = int(packing.pack(packing.episode_lengths(batch.mask), packing.lane_count(rows)).used)
+    capacity = next((c for c in packing.lane_steps(steps) if c >= used), None)
+    lane_share = packing.lane_count(rows) * capacity / (steps * rows) if capacity else 1.0
     chunk = getattr(config, "critic_chunk", 0)
     if chunk:  # the steps ops.on_valid_rows computes: whole chunks, then quarter chunks
         whole, small, smalls = ops.chunks_for(int(valid), chunk)
         per_step = (whole * chunk + smalls * small) / (steps * rows)
     else:
         per_step = 1.0
-    trained = unrolled * lanes / rows + (flops - unrolled) * per_step
+    trained = unrolled * lane_share + (flops - unrolled) * per_step
     return 1.0 - flops * valid / (steps * rows) / trained, trained
 
 

@@ -1,17 +1,23 @@
-"""Whole episodes packed end to end into fewer rows ("lanes") for the agents' unroll.
+"""Whole episodes packed end to end into half as many rows ("lanes") for the agents'
+recurrent unroll.
 
-A batch of B whole episodes cut to T steps (``lica.trim.update_trimmed``) is mostly padding
-early in training: on 2s3z about half its steps come after a battle ended. A per-step
-computation skips them (``ops.on_valid_rows``), but the agents' recurrent unroll runs on every
-row at every step. Placed one after another in R < B lanes of the same T steps, with the hidden
-state reset where each episode begins, the episodes give the same outputs on fewer rows: the
-unroll's cost is about proportional to its rows (smac:2s3z shapes, an early batch, one core:
-40 ms forward and backward in 16 lanes against 67 ms on 32 rows, ``docs/results.md``).
+A batch of B whole episodes cut to T steps (``lica.trim.update_trimmed``) is mostly padding:
+about half its steps early in training on 2s3z, where battles end at different times. A
+per-step computation skips the padding (``ops.on_valid_rows``), but the unroll steps every row
+at every step, and its cost is about proportional to rows x steps (smac:2s3z shapes, one core,
+forward and backward: 19 / 32 / 78 ms on 8 / 16 / 32 rows of 121 steps).
 
-The lane count is data-dependent and shapes are static, so ``run_in_lanes`` compiles a few lane
-counts (``lane_counts``) and a ``lax.switch`` runs the fewest that holds the batch. Each branch is
-rematerialized (``jax.checkpoint``): a ``switch`` otherwise keeps, for its backward pass, the
-residuals of every branch (zeros for those not taken), which cost as much as the lanes saved.
+Placed one after another in ``lane_count(B)`` lanes, each followed by its final observation
+and with the hidden state reset where it begins, the episodes give the unroll's outputs on rows.
+Each episode, longest first, goes to the lane filled least so far, so the lanes end close
+together, at about the valid steps / lanes; lanes longer than T let episodes longer than T / 2
+share a lane (a trained 2s3z policy's battles of 60-80 steps, cut to 121).
+
+Shapes are static, so ``run_in_lanes`` compiles a few lane lengths (``lane_steps``) and a
+``lax.switch`` runs the shortest that holds the fullest lane, or the batch as it is where none
+does. Each branch is rematerialized (``jax.checkpoint``): a ``switch`` otherwise keeps, for its
+backward pass, the residuals of every branch (zeros for those not taken), which cost as much
+as the lanes saved.
 """
 
 from typing import NamedTuple
@@ -19,11 +25,13 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from lica import ops
+
 
 class Lanes(NamedTuple):
     """Where each of a batch's B episodes lies once packed: ``lane [B]`` and the step ``offset
-    [B]`` where it begins there; ``used``, the lanes needed (under a ``vmap`` over seeds, the most
-    any seed needs, so that every seed takes the same branch)."""
+    [B]`` where it begins there; ``used``, the steps of the fullest lane (under a ``vmap`` over
+    seeds, the most any seed needs, so that every seed takes the same branch)."""
 
     lane: jax.Array
     offset: jax.Array
@@ -35,49 +43,51 @@ def episode_lengths(mask):
     return jnp.sum(mask > 0, axis=0).astype(jnp.int32)
 
 
-def pack(lengths, capacity: int) -> Lanes:
-    """First-fit decreasing: each episode, longest first, goes into the first lane with room for
-    its ``lengths[b] + 1`` steps (the extra one holds its final observation). Every episode fits
-    in an empty lane (``capacity`` exceeds the longest), so B lanes always suffice."""
+def lane_count(batch_size: int) -> int:
+    """The lanes a batch of ``batch_size`` episodes is packed into: half as many."""
+    return -(-batch_size // 2)
+
+
+def lane_steps(steps: int) -> list[int]:
+    """The lane lengths compiled for a batch cut to ``steps``: ``steps`` and a quarter and a half
+    longer. (Twice as long would cost what the batch as it is costs, which serves instead.)"""
+    return [steps, -(-steps * 5 // 4), -(-steps * 3 // 2)]
+
+
+def pack(lengths, n_lanes: int) -> Lanes:
+    """Each episode, longest first, into the lane with the fewest steps so far, taking its
+    ``lengths[b] + 1`` steps (the extra one holds its final observation)."""
     slots = lengths + 1
     n = lengths.shape[0]
 
     def place(carry, b):
         fill, lane, offset = carry
-        r = jnp.argmax(fill + slots[b] <= capacity)
+        r = jnp.argmin(fill)
         return (fill.at[r].add(slots[b]), lane.at[b].set(r), offset.at[b].set(fill[r])), None
 
-    start = (jnp.zeros(n, jnp.int32),) * 3
+    start = (jnp.zeros(n_lanes, jnp.int32), jnp.zeros(n, jnp.int32), jnp.zeros(n, jnp.int32))
     (fill, lane, offset), _ = jax.lax.scan(place, start, jnp.argsort(-slots, stable=True))
-    return Lanes(lane, offset, jnp.sum(fill > 0).astype(jnp.int32))
+    return Lanes(lane, offset, jnp.max(fill))
 
 
-def lane_counts(batch_size: int) -> list[int]:
-    """The lane counts compiled: half and three quarters of the batch. (Each count compiles the
-    unroll again: a quarter too made smac:2s3z LICA's update compile in 34 s instead of 27 s,
-    against 21 s without lanes.)"""
-    return sorted({-(-batch_size * q // 4) for q in (2, 3)} - {batch_size})
-
-
-def _positions(lanes: Lanes, lengths, steps: int):
-    """``(step, lane) [T, B]`` of each episode's step in the lanes; ``step = T`` (out of range)
-    for the steps after its final observation."""
+def _positions(lanes: Lanes, lengths, steps: int, capacity: int):
+    """``(step, lane) [T, B]`` of each episode's step in the lanes; ``step = capacity`` (out of
+    range) for the steps after its final observation."""
     s = jnp.arange(steps)[:, None]
-    step = jnp.where(s <= lengths, lanes.offset + s, steps)
+    step = jnp.where(s <= lengths, lanes.offset + s, capacity)
     return step, jnp.broadcast_to(lanes.lane, step.shape)
 
 
-def _to_lanes(arrays, lanes: Lanes, positions, n_lanes: int):
-    """``arrays`` (each ``[T, B, ...]``) laid out in ``n_lanes`` lanes (``[T, n_lanes, ...]``,
-    zeros where no episode is) at ``positions`` (``_positions``), and ``first [T, n_lanes]``, 1
-    where an episode begins."""
+def _to_lanes(arrays, lanes: Lanes, positions, capacity: int, n_lanes: int):
+    """``arrays`` (each ``[T, B, ...]``) laid out in lanes (``[capacity, n_lanes, ...]``, zeros
+    where no episode is), and ``first [capacity, n_lanes]``, 1 where an episode begins."""
     step, lane = positions
     steps, batch = step.shape
-    source_t = jnp.full((steps, n_lanes), steps).at[step, lane].set(
+    source_t = jnp.full((capacity, n_lanes), steps).at[step, lane].set(
         jnp.broadcast_to(jnp.arange(steps)[:, None], step.shape), mode="drop")
-    source_b = jnp.zeros((steps, n_lanes), jnp.int32).at[step, lane].set(
+    source_b = jnp.zeros((capacity, n_lanes), jnp.int32).at[step, lane].set(
         jnp.broadcast_to(jnp.arange(batch), step.shape), mode="drop")
-    first = jnp.zeros((steps, n_lanes)).at[lanes.offset, lanes.lane].set(1.0, mode="drop")
+    first = jnp.zeros((capacity, n_lanes)).at[lanes.offset, lanes.lane].set(1.0, mode="drop")
     laid = [x.at[source_t, source_b].get(mode="fill", fill_value=0) for x in arrays]
     return laid, first
 
@@ -85,20 +95,21 @@ def _to_lanes(arrays, lanes: Lanes, positions, n_lanes: int):
 def run_in_lanes(fn, mask, lanes: Lanes, arrays):
     """``fn(*arrays, first)`` for whole episodes: ``fn`` maps inputs ``[T, R, ...]`` to outputs
     ``[T, R, ...]`` (a tuple), resetting its state where ``first [T, R]`` is 1 (``first`` is
-    ``None`` on the batch as it is). Runs on the fewest of ``lane_counts`` lanes that holds the
-    episodes, or on the batch as it is; outputs after an episode's final observation are
-    padding (zeros from the lanes).
+    ``None`` on the batch as it is). Runs on ``lane_count(B)`` lanes of the shortest of
+    ``lane_steps`` that holds the fullest, or on the batch as it is; outputs after an episode's
+    final observation are padding (zeros from the lanes).
     Gradients flow to ``fn``'s closure and to ``arrays`` through the gathers."""
-    positions = _positions(lanes, episode_lengths(mask), mask.shape[0])
-    step, lane = positions
-    counts = lane_counts(mask.shape[1])
+    steps, batch = mask.shape
+    n_lanes, capacities = lane_count(batch), lane_steps(steps)
+    lengths = episode_lengths(mask)
 
-    def in_lanes(n_lanes):
+    def in_lanes(capacity):
         def branch(arrays):
-            laid, first = _to_lanes(arrays, lanes, positions, n_lanes)
-            return tuple(y.at[step, lane].get(mode="fill", fill_value=0) for y in fn(*laid, first))
+            positions = _positions(lanes, lengths, steps, capacity)
+            laid, first = _to_lanes(arrays, lanes, positions, capacity, n_lanes)
+            return tuple(y.at[positions].get(mode="fill", fill_value=0) for y in fn(*laid, first))
         return branch
 
-    index = jnp.sum(jnp.asarray(counts) < lanes.used) if counts else 0
-    branches = [in_lanes(n) for n in counts] + [lambda arrays: tuple(fn(*arrays, None))]
+    branches = [in_lanes(c) for c in capacities] + [lambda arrays: tuple(fn(*arrays, None))]
+    index = ops.fitting_index(capacities + [steps * batch], lanes.used)
     return jax.lax.switch(index, [jax.checkpoint(b) for b in branches], arrays)

@@ -43,7 +43,7 @@ def update_trimmed(update, state, batch: Batch, key, seed_axis: str | None = Non
     runs only the chosen one. Under a ``vmap`` over seeds, pass its ``seed_axis``: the length is
     then the longest any seed needs, one value for all seeds (a per-seed choice would make
     ``vmap`` run every branch and select). ``Batch.valid_steps`` and, with ``pack``,
-    ``Batch.lanes`` are set likewise: the most valid steps and lanes any seed's batch needs.
+    ``Batch.lanes`` are set likewise: the most valid steps, and lane steps, any seed's batch needs.
     """
     lengths = trim_lengths(batch.mask.shape[0])
     index, valid = trim_choice(batch.mask, seed_axis)
@@ -51,7 +51,7 @@ def update_trimmed(update, state, batch: Batch, key, seed_axis: str | None = Non
     def summarized(b):  # valid_steps and lanes of the cut batch, the same for every seed
         if not pack:
             return b._replace(valid_steps=valid)
-        lanes = packing.pack(packing.episode_lengths(b.mask), b.mask.shape[0])
+        lanes = packing.pack(packing.episode_lengths(b.mask), packing.lane_count(b.mask.shape[1]))
         used = ops.seeds_max(lanes.used, seed_axis)
         return b._replace(valid_steps=valid, lanes=lanes._replace(used=used))
 

@@ -14,25 +14,30 @@ from lica.batch import Batch
 from lica.nets import make_agent_policy
 
 
-def test_first_fit_decreasing_by_hand():
-    # slots (length + 1) 10, 5, 5, 3 in lanes of 10: [10], [5, 5], [3]
-    lanes = packing.pack(jnp.array([4, 9, 2, 4]), 10)
-    np.testing.assert_array_equal(lanes.lane, [1, 0, 2, 1])
-    np.testing.assert_array_equal(lanes.offset, [0, 0, 0, 5])
-    assert int(lanes.used) == 3
+def test_longest_first_into_the_least_filled_lane_by_hand():
+    # slots (length + 1) 10, 5, 5, 3 in 2 lanes: 10 -> lane 0; 5 -> lane 1; 5 -> lane 1 (5 < 10);
+    # 3 -> lane 0 (10 = 10, the first)
+    lanes = packing.pack(jnp.array([4, 9, 2, 4]), 2)
+    np.testing.assert_array_equal(lanes.lane, [1, 0, 0, 1])
+    np.testing.assert_array_equal(lanes.offset, [0, 0, 10, 5])
+    assert int(lanes.used) == 13
 
 
-def test_packed_episodes_never_overlap_nor_overflow():
-    lengths = jax.random.randint(jax.random.PRNGKey(0), (64,), 0, 50)
-    lanes = packing.pack(lengths, 50)
-    taken = np.zeros((64, 50), int)
+@pytest.mark.parametrize("high", [5, 50])
+def test_packed_episodes_never_overlap_nor_overflow(high):
+    # Short episodes and episodes up to the whole batch (cut to 50 steps: at most 49 taken).
+    lengths = jax.random.randint(jax.random.PRNGKey(0), (64,), 0, high)
+    lanes = packing.pack(lengths, packing.lane_count(64))
+    taken = np.zeros((packing.lane_count(64), 2 * 50), int)
     for b in range(64):
         lane, start = int(lanes.lane[b]), int(lanes.offset[b])
-        assert start + int(lengths[b]) + 1 <= 50
         taken[lane, start:start + int(lengths[b]) + 1] += 1
     assert taken.max() == 1
-    assert int(lanes.used) == len(set(np.asarray(lanes.lane).tolist())) < 64
-    assert packing.lane_counts(32) == [16, 24] and packing.lane_counts(2) == [1] and packing.lane_counts(1) == []
+    assert int(lanes.used) == taken.sum(axis=1).max()
+    # balanced: the fullest lane holds at most the mean fill plus the longest episode
+    assert int(lanes.used) <= taken.sum() / len(taken) + int(lengths.max()) + 1
+    assert packing.lane_count(32) == 16 and packing.lane_count(3) == 2 and packing.lane_count(1) == 1
+    assert packing.lane_steps(64) == [64, 80, 96]
 
 
 def episodes(lengths, steps, n_agents=3, obs_dim=6, n_actions=5):
@@ -47,7 +52,7 @@ def episodes(lengths, steps, n_agents=3, obs_dim=6, n_actions=5):
                  jnp.ones((steps, batch, n_agents, n_actions)) / n_actions, zeros, zeros, mask)
 
 
-# slots 20 10 5 5 3 3 2 2 in lanes of 26 steps: [20, 5], [10, 5, 3, 3, 2, 2], 2 of the 8 rows
+# slots 20 10 5 5 3 3 2 2 in 4 lanes: [20], [10], [5, 3, 2], [5, 3, 2]: lanes of 26 steps
 LENGTHS, STEPS = [19, 9, 4, 4, 2, 2, 1, 1], 26
 
 
@@ -56,8 +61,8 @@ def test_the_unroll_in_lanes_equals_the_unroll_on_rows(recurrent):
     batch = episodes(LENGTHS, STEPS)
     policy = make_agent_policy(3, 6, 5, 16, recurrent, True, True)
     params = policy.init(jax.random.PRNGKey(2))
-    lanes = packing.pack(packing.episode_lengths(batch.mask), batch.mask.shape[0])
-    assert int(lanes.used) == 2
+    lanes = packing.pack(packing.episode_lengths(batch.mask), packing.lane_count(len(LENGTHS)))
+    assert int(lanes.used) == 20 and packing.lane_steps(STEPS) == [26, 33, 39]
     # the steps an episode took and its final observation; after it, padding
     seen = (jnp.arange(batch.mask.shape[0])[:, None] <= jnp.array(LENGTHS)).astype(jnp.float32)
     weights = jax.random.normal(jax.random.PRNGKey(3), batch.avail.shape) * seen[..., None, None]
@@ -71,7 +76,7 @@ def test_the_unroll_in_lanes_equals_the_unroll_on_rows(recurrent):
 
     (value, (outputs, hidden)), grads = value_and_grad(params, batch)
     on = seen[..., None, None] > 0
-    for used in (2, 6, 8):  # the lane counts of 8 rows are 4 and 6, then every row: each branch
+    for used in (20, 30, 39, 40):  # each branch: lanes of 26, 33 and 39 steps, then the rows
         packed = batch._replace(lanes=lanes._replace(used=jnp.int32(used)))
         (value_p, (outputs_p, hidden_p)), grads_p = value_and_grad(params, packed)
         np.testing.assert_allclose(jnp.where(on, outputs_p, 0), jnp.where(on, outputs, 0), rtol=1e-5, atol=1e-6)
