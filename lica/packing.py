@@ -25,8 +25,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from lica import ops
-
 
 class Lanes(NamedTuple):
     """Where each of a batch's B episodes lies once packed: ``lane [B]`` and the step ``offset
@@ -111,5 +109,5 @@ def run_in_lanes(fn, mask, lanes: Lanes, arrays):
         return branch
 
     branches = [in_lanes(c) for c in capacities] + [lambda arrays: tuple(fn(*arrays, None))]
-    index = ops.fitting_index(capacities + [steps * batch], lanes.used)
+    index = jnp.sum(jnp.asarray(capacities) < lanes.used)  # past the longest lanes: the rows
     return jax.lax.switch(index, [jax.checkpoint(b) for b in branches], arrays)
