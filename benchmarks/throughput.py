@@ -122,7 +122,7 @@ def padding_share(config, batch, flops, unrolled):
     unroll), each part's being proportional to the rows x steps it computes."""
     steps, rows = batch.mask.shape
     valid = float(batch.mask.sum())
-    used = int(packing.pack(packing.episode_lengths(batch.mask), packing.lane_count(rows)).used)
+    used = int(packing.pack_episodes(batch.mask).used)
     capacity = next((c for c in packing.lane_steps(steps) if c >= used), None)
     lane_share = packing.lane_count(rows) * capacity / (steps * rows) if capacity else 1.0
     chunk = getattr(config, "critic_chunk", 0)

@@ -51,7 +51,7 @@ def update_trimmed(update, state, batch: Batch, key, seed_axis: str | None = Non
     def summarized(b):  # valid_steps and lanes of the cut batch, the same for every seed
         if not pack:
             return b._replace(valid_steps=valid)
-        lanes = packing.pack(packing.episode_lengths(b.mask), packing.lane_count(b.mask.shape[1]))
+        lanes = packing.pack_episodes(b.mask)
         used = ops.seeds_max(lanes.used, seed_axis)
         return b._replace(valid_steps=valid, lanes=lanes._replace(used=used))
 

@@ -67,7 +67,7 @@ def test_an_on_policy_update_with_episodes_packed_in_lanes_equals_the_one_on_row
     # on 2 rows instead of 4 (lica.packing).
     spec, batch = short_episodes
     algo = algos.make(resolve("smac:3m", name), spec)
-    lanes = packing.pack(packing.episode_lengths(batch.mask), packing.lane_count(4))
+    lanes = packing.pack_episodes(batch.mask)
     assert int(lanes.used) <= batch.mask.shape[0] == packing.lane_steps(61)[0]
     state, key = algo.init(jax.random.PRNGKey(0)), jax.random.PRNGKey(2)
     rows_state, rows_metrics = jax.jit(algo.update)(state, batch, key)

@@ -23,18 +23,32 @@ def test_longest_first_into_the_least_filled_lane_by_hand():
     assert int(lanes.used) == 13
 
 
+def test_best_fit_where_balancing_overflows_by_hand():
+    # slots 3, 3, 2, 2, 2 in 2 lanes: balanced, 3 | 3, then 2 | 2, then 2 on lane 0: 7 steps;
+    # best fit within 6 steps: 3 + 3 on lane 0, then 2 + 2 + 2 on lane 1: 6
+    lengths = jnp.array([2, 2, 1, 1, 1])
+    assert int(packing.pack(lengths, 2).used) == 7
+    lanes = packing.pack(lengths, 2, (0, 6))
+    np.testing.assert_array_equal(lanes.lane, [0, 0, 1, 1, 1])
+    np.testing.assert_array_equal(lanes.offset, [0, 3, 0, 2, 4])
+    assert int(lanes.used) == 6
+    # where best fit ends later (slots 3, 3, 2, 2 fill 6 | 4), the balanced packing (5 | 5) stays
+    assert int(packing.pack(jnp.array([2, 2, 1, 1]), 2, (0, 6)).used) == 5
+
+
 @pytest.mark.parametrize("high", [5, 50])
 def test_packed_episodes_never_overlap_nor_overflow(high):
     # Short episodes and episodes up to the whole batch (cut to 50 steps: at most 49 taken).
     lengths = jax.random.randint(jax.random.PRNGKey(0), (64,), 0, high)
-    lanes = packing.pack(lengths, packing.lane_count(64))
+    mask = (jnp.arange(50)[:, None] < lengths).astype(jnp.float32)
+    lanes = packing.pack_episodes(mask)
     taken = np.zeros((packing.lane_count(64), 2 * 50), int)
     for b in range(64):
         lane, start = int(lanes.lane[b]), int(lanes.offset[b])
         taken[lane, start:start + int(lengths[b]) + 1] += 1
     assert taken.max() == 1
     assert int(lanes.used) == taken.sum(axis=1).max()
-    # balanced: the fullest lane holds at most the mean fill plus the longest episode
+    # at least as balanced as the least-filled rule: at most the mean fill plus the longest episode
     assert int(lanes.used) <= taken.sum() / len(taken) + int(lengths.max()) + 1
     assert packing.lane_count(32) == 16 and packing.lane_count(3) == 2 and packing.lane_count(1) == 1
     assert packing.lane_steps(64) == [64, 80, 96]
