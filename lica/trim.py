@@ -42,14 +42,15 @@ def update_trimmed(update, state, batch: Batch, key, seed_axis: str | None = Non
     padding then changes nothing but the cost. Each length is compiled once; ``lax.switch``
     runs only the chosen one. Under a ``vmap`` over seeds, pass its ``seed_axis``: the length is
     then the longest any seed needs, one value for all seeds (a per-seed choice would make
-    ``vmap`` run every branch and select). ``Batch.valid_steps`` and, with ``pack``,
-    ``Batch.lanes`` are set likewise: the most valid steps, and lane steps, any seed's batch needs.
+    ``vmap`` run every branch and select). ``Batch.valid_steps`` and, with ``pack`` (where the
+    episodes are long enough to share lanes: ``packing.lane_steps``), ``Batch.lanes`` are set
+    likewise: the most valid steps, and lane steps, any seed's batch needs.
     """
     lengths = trim_lengths(batch.mask.shape[0])
     index, valid = trim_choice(batch.mask, seed_axis)
 
     def summarized(b):  # valid_steps and lanes of the cut batch, the same for every seed
-        if not pack:
+        if not (pack and packing.lane_steps(b.mask.shape[0])):
             return b._replace(valid_steps=valid)
         lanes = packing.pack_episodes(b.mask)
         used = ops.seeds_max(lanes.used, seed_axis)

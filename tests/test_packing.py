@@ -36,6 +36,13 @@ def test_best_fit_where_balancing_overflows_by_hand():
     assert int(packing.pack(jnp.array([2, 2, 1, 1]), 2, (0, 6)).used) == 5
 
 
+def test_no_lanes_for_one_step_episodes():
+    mask = jnp.array([[1.0] * 8, [0.0] * 8])  # the traffic junction's: one step, its final observation
+    assert int(packing.pack_episodes(mask).used) == 4  # 8 episodes of 2 steps in 4 lanes, so ...
+    assert packing.lane_steps(2) == []  # ... lanes of 2, 3 and 3 steps would never be taken: none
+    assert packing.lane_steps(3) == [3, 4, 5]  # two 1-step episodes fit in 4
+
+
 @pytest.mark.parametrize("high", [5, 50])
 def test_packed_episodes_never_overlap_nor_overflow(high):
     # Short episodes and episodes up to the whole batch (cut to 50 steps: at most 49 taken).
