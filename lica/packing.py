@@ -50,8 +50,8 @@ def lane_count(batch_size: int) -> int:
 
 def lane_steps(steps: int) -> list[int]:
     """The lane lengths compiled for a batch cut to ``steps``: ``steps`` and a quarter and a half
-    longer. (Twice as long would cost what the batch as it is costs, which serves instead.) None
-    where the longest is under 4 steps: an episode takes two or more (a step and its final
+    longer. (Twice as long would cost what the batch as it is costs, which serves instead.) No
+    lanes where the longest is under 4 steps: an episode takes two or more (a step and its final
     observation), so such lanes could not hold the B episodes (the 1-step traffic junction)."""
     lengths = [steps, -(-steps * 5 // 4), -(-steps * 3 // 2)]
     return lengths if lengths[-1] >= 4 else []
