@@ -12,6 +12,7 @@ from lica import packing
 from lica.algos.pymarl.common import unroll
 from lica.batch import Batch
 from lica.nets import make_agent_policy
+from lica.trim import update_trimmed
 
 
 def test_longest_first_into_the_least_filled_lane_by_hand():
@@ -41,6 +42,14 @@ def test_no_lanes_for_one_step_episodes():
     assert int(packing.pack_episodes(mask).used) == 4  # 8 episodes of 2 steps in 4 lanes, so ...
     assert packing.lane_steps(2) == []  # ... lanes of 2, 3 and 3 steps would never be taken: none
     assert packing.lane_steps(3) == [3, 4, 5]  # two 1-step episodes fit in 4
+
+    def lanes_set(mask):  # what update_trimmed hands the update (only the mask matters here)
+        zeros = jnp.zeros(mask.shape)
+        batch = Batch(zeros, zeros, zeros, zeros, zeros, zeros, zeros, mask)
+        return update_trimmed(lambda s, b, k: b.lanes is not None, None, batch, None)
+
+    assert not lanes_set(mask)
+    assert lanes_set(jnp.concatenate([mask, jnp.zeros((2, 8))]))  # 4 steps: lanes of 4, 5, 6
 
 
 @pytest.mark.parametrize("high", [5, 50])
